@@ -1,0 +1,779 @@
+"""Numba kernels of the decoder: blob scan, Gaussian fit, ray sampling, triangulation.
+
+All kernels are serial ``nogil`` functions; ``_parallel.run_chunks`` spreads images or
+frames over threads.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# candidate blobs kept per image and channel
+MAX_CANDIDATES = 4
+
+
+# --------------------------------------------------------------------------- scan
+@njit(cache=True, nogil=True)
+def block_means(img, b, step, scale, bm, acc):
+    """Mean of each ``b x b`` block per channel: ``img (H, W, 3)`` -> ``bm (Hb, Wb, 3)`` in [0, 1].
+
+    Reads every ``step``-th row of a block (blobs are many pixels wide, so this loses
+    nothing a later fit needs, and halves the memory read at ``step=2``). ``acc`` is a
+    ``(W * 3,)`` scratch row; the inner loop adds whole rows so it vectorises.
+    """
+    H, W, _ = img.shape
+    Hb, Wb, _ = bm.shape
+    for rb in range(Hb):
+        acc[:] = 0.0
+        r0 = rb * b
+        r1 = min(H, r0 + b)
+        nr = 0
+        for r in range(r0, r1, step):
+            row = img[r].reshape(W * 3)
+            for i in range(W * 3):
+                acc[i] += row[i]
+            nr += 1
+        for cb in range(Wb):
+            c0 = cb * b
+            c1 = min(W, c0 + b)
+            s0 = 0.0
+            s1 = 0.0
+            s2 = 0.0
+            for c in range(c0, c1):
+                s0 += acc[3 * c]
+                s1 += acc[3 * c + 1]
+                s2 += acc[3 * c + 2]
+            f = scale / (nr * (c1 - c0))
+            bm[rb, cb, 0] = s0 * f
+            bm[rb, cb, 1] = s1 * f
+            bm[rb, cb, 2] = s2 * f
+
+
+@njit(cache=True, nogil=True)
+def find_candidates(bm, ch, base, min_height, nms, out_pos, out_val):
+    """Local maxima of block map channel ``ch`` above ``base + min_height``.
+
+    Keeps the ``MAX_CANDIDATES`` highest (``out_val`` descending, -1 = none); ``nms`` is the
+    suppression radius in blocks. Positions are block indices (row, col).
+    """
+    Hb, Wb, _ = bm.shape
+    K = out_val.shape[0]
+    for k in range(K):
+        out_val[k] = -1.0
+    for r in range(Hb):
+        for c in range(Wb):
+            x = bm[r, c, ch]
+            if x < base + min_height or x <= out_val[K - 1]:
+                continue
+            is_max = True
+            for rr in range(max(0, r - 1), min(Hb, r + 2)):
+                for cc in range(max(0, c - 1), min(Wb, c + 2)):
+                    y = bm[rr, cc, ch]
+                    # ties broken by position so a plateau gives one maximum
+                    if y > x or (y == x and (rr < r or (rr == r and cc < c))):
+                        is_max = False
+            if not is_max:
+                continue
+            # suppress weaker candidates nearby, or skip this one
+            skip = False
+            for k in range(K):
+                if out_val[k] >= 0 and abs(out_pos[k, 0] - r) <= nms and abs(out_pos[k, 1] - c) <= nms:
+                    if out_val[k] >= x:
+                        skip = True
+                    else:
+                        out_val[k] = -1.0
+            if skip:
+                continue
+            # insert sorted (descending)
+            k = K - 1
+            # compact the list first (suppression may have left holes)
+            for i in range(K):
+                for j in range(K - 1 - i):
+                    if out_val[j] < out_val[j + 1]:
+                        t = out_val[j]
+                        out_val[j] = out_val[j + 1]
+                        out_val[j + 1] = t
+                        t0 = out_pos[j, 0]
+                        t1 = out_pos[j, 1]
+                        out_pos[j, 0] = out_pos[j + 1, 0]
+                        out_pos[j, 1] = out_pos[j + 1, 1]
+                        out_pos[j + 1, 0] = t0
+                        out_pos[j + 1, 1] = t1
+            if x > out_val[k]:
+                out_val[k] = x
+                out_pos[k, 0] = r
+                out_pos[k, 1] = c
+                while k > 0 and out_val[k] > out_val[k - 1]:
+                    t = out_val[k]
+                    out_val[k] = out_val[k - 1]
+                    out_val[k - 1] = t
+                    t0 = out_pos[k, 0]
+                    t1 = out_pos[k, 1]
+                    out_pos[k, 0] = out_pos[k - 1, 0]
+                    out_pos[k, 1] = out_pos[k - 1, 1]
+                    out_pos[k - 1, 0] = t0
+                    out_pos[k - 1, 1] = t1
+                    k -= 1
+
+
+# ---------------------------------------------------------------------------- fit
+@njit(cache=True, nogil=True)
+def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, ex, ey):
+    """Sub-pixel centre of a known-sigma Gaussian blob near ``(u0, v0)``.
+
+    Weighted least squares of ``ln x = a - ((c-u)^2 + (r-v)^2) / (2 s^2)`` over the
+    pixels (every ``step``-th row and column) within ``radius`` whose value ``x`` (in
+    [0, 1]) lies in ``(lo, hi)``: the saturated core, the gripper floor and the faint tail
+    are left out, and pixels cut off by the border are simply absent, so neither biases
+    the centre. Weights ``x^2`` match the variance of ``ln x`` under constant pixel noise.
+    ``ln_lut`` (256,) holds ``ln(k / 255)`` and is used for uint8 images (``scale < 1``);
+    ``ex``/``ey`` are scratch rows of length >= W / H. Returns
+    ``(u, v, amplitude, rms, n_used)``; ``n_used < 4`` means no fit.
+    """
+    H, W, _ = img.shape
+    two_s2 = 2.0 * s * s
+    r0 = max(0, int(math.ceil(v0 - radius)))
+    r1 = min(H - 1, int(math.floor(v0 + radius)))
+    c0 = max(0, int(math.ceil(u0 - radius)))
+    c1 = min(W - 1, int(math.floor(u0 + radius)))
+    u8 = scale < 1.0
+    # normal equations for unknowns (a, du/s^2, dv/s^2) in centred coordinates
+    S00 = S01 = S02 = S11 = S12 = S22 = 0.0
+    B0 = B1 = B2 = 0.0
+    n = 0
+    rad2 = radius * radius
+    for r in range(r0, r1 + 1, step):
+        dr = r - v0
+        q = rad2 - dr * dr
+        if q < 0:
+            continue
+        h = math.sqrt(q)
+        ca = max(c0, int(math.ceil(u0 - h)))
+        cb = min(c1, int(math.floor(u0 + h)))
+        ca += (ca - c0) % step and step - (ca - c0) % step
+        row = img[r]
+        for c in range(ca, cb + 1, step):
+            raw = row[c, ch]
+            x = raw * scale
+            if x <= lo or x >= hi:
+                continue
+            dc = c - u0
+            lx = ln_lut[int(raw)] if u8 else math.log(x)
+            w = x * x
+            z = lx + (dc * dc + dr * dr) / two_s2
+            wdc = w * dc
+            wdr = w * dr
+            S00 += w
+            S01 += wdc
+            S02 += wdr
+            S11 += wdc * dc
+            S12 += wdc * dr
+            S22 += wdr * dr
+            B0 += w * z
+            B1 += wdc * z
+            B2 += wdr * z
+            n += 1
+    if n < 4:
+        return u0, v0, 0.0, np.inf, n
+    # solve the symmetric 3x3 system by Cramer's rule
+    det = (S00 * (S11 * S22 - S12 * S12) - S01 * (S01 * S22 - S12 * S02) + S02 * (S01 * S12 - S11 * S02))
+    if not (abs(det) > 1e-300):
+        return u0, v0, 0.0, np.inf, 0
+    a = (B0 * (S11 * S22 - S12 * S12) - S01 * (B1 * S22 - S12 * B2) + S02 * (B1 * S12 - S11 * B2)) / det
+    p1 = (S00 * (B1 * S22 - S12 * B2) - B0 * (S01 * S22 - S12 * S02) + S02 * (S01 * B2 - B1 * S02)) / det
+    p2 = (S00 * (S11 * B2 - B1 * S12) - S01 * (S01 * B2 - B1 * S02) + B0 * (S01 * S12 - S11 * S02)) / det
+    du = p1 * s * s
+    dv = p2 * s * s
+    amp = math.exp(a + (du * du + dv * dv) / two_s2)
+    u = u0 + du
+    v = v0 + dv
+    if not (np.isfinite(u) and np.isfinite(v) and np.isfinite(amp)):
+        return u0, v0, 0.0, np.inf, 0
+    # residual of the fitted blob over the same pixels (separable exp tables)
+    for c in range(c0, c1 + 1):
+        ex[c] = amp * math.exp(-((c - u) ** 2) / two_s2)
+    for r in range(r0, r1 + 1):
+        ey[r] = math.exp(-((r - v) ** 2) / two_s2)
+    sse = 0.0
+    for r in range(r0, r1 + 1, step):
+        dr = r - v0
+        q = rad2 - dr * dr
+        if q < 0:
+            continue
+        h = math.sqrt(q)
+        ca = max(c0, int(math.ceil(u0 - h)))
+        cb = min(c1, int(math.floor(u0 + h)))
+        ca += (ca - c0) % step and step - (ca - c0) % step
+        row = img[r]
+        e_r = ey[r]
+        for c in range(ca, cb + 1, step):
+            x = row[c, ch] * scale
+            if x <= lo or x >= hi:
+                continue
+            e = x - ex[c] * e_r
+            sse += e * e
+    return u, v, amp, math.sqrt(sse / n), n
+
+
+# ------------------------------------------------------------------ geometry utils
+@njit(cache=True, nogil=True, inline="always")
+def _project(K, W2C, X):
+    xc = W2C[0, 0] * X[0] + W2C[0, 1] * X[1] + W2C[0, 2] * X[2] + W2C[0, 3]
+    yc = W2C[1, 0] * X[0] + W2C[1, 1] * X[1] + W2C[1, 2] * X[2] + W2C[1, 3]
+    zc = W2C[2, 0] * X[0] + W2C[2, 1] * X[1] + W2C[2, 2] * X[2] + W2C[2, 3]
+    x = xc / zc
+    y = yc / zc
+    return K[0, 0] * x + K[0, 1] * y + K[0, 2], K[1, 1] * y + K[1, 2], zc
+
+
+@njit(cache=True, nogil=True)
+def _project_jac(K, W2C, X, J):
+    """Pixel of ``X`` and its 2x3 Jacobian w.r.t. ``X`` (into ``J``); returns (u, v, z)."""
+    xc = W2C[0, 0] * X[0] + W2C[0, 1] * X[1] + W2C[0, 2] * X[2] + W2C[0, 3]
+    yc = W2C[1, 0] * X[0] + W2C[1, 1] * X[1] + W2C[1, 2] * X[2] + W2C[1, 3]
+    zc = W2C[2, 0] * X[0] + W2C[2, 1] * X[1] + W2C[2, 2] * X[2] + W2C[2, 3]
+    iz = 1.0 / zc
+    x = xc * iz
+    y = yc * iz
+    fx = K[0, 0]
+    sk = K[0, 1]
+    fy = K[1, 1]
+    for j in range(3):
+        dx = (W2C[0, j] - x * W2C[2, j]) * iz
+        dy = (W2C[1, j] - y * W2C[2, j]) * iz
+        J[0, j] = fx * dx + sk * dy
+        J[1, j] = fy * dy
+    return fx * x + sk * y + K[0, 2], fy * y + K[1, 2], zc
+
+
+@njit(cache=True, nogil=True)
+def _solve3(A, b, out):
+    """Solve a 3x3 system (symmetric positive semi-definite); False if singular."""
+    det = (A[0, 0] * (A[1, 1] * A[2, 2] - A[1, 2] * A[2, 1]) - A[0, 1] * (A[1, 0] * A[2, 2] - A[1, 2] * A[2, 0])
+           + A[0, 2] * (A[1, 0] * A[2, 1] - A[1, 1] * A[2, 0]))
+    scale = abs(A[0, 0]) + abs(A[1, 1]) + abs(A[2, 2])
+    if not (abs(det) > 1e-14 * scale * scale * scale) or scale == 0.0:
+        return False
+    for i in range(3):
+        M = A.copy()
+        for r in range(3):
+            M[r, i] = b[r]
+        out[i] = (M[0, 0] * (M[1, 1] * M[2, 2] - M[1, 2] * M[2, 1]) - M[0, 1] * (M[1, 0] * M[2, 2] - M[1, 2] * M[2, 0])
+                  + M[0, 2] * (M[1, 0] * M[2, 1] - M[1, 1] * M[2, 0])) / det
+    return True
+
+
+# ------------------------------------------------------------------- triangulation
+@njit(cache=True, nogil=True)
+def triangulate_point(uv, w, Ks, W2Cs, C2Ws, X, err, iters):
+    """Weighted triangulation of one point from ``V`` views.
+
+    uv ``(V, 2)`` (NaN = unseen), w ``(V,)`` weights, Ks ``(V, 3, 3)``, W2Cs/C2Ws
+    ``(V, 4, 4)``. Linear start: weighted least squares of the distances to the rays;
+    then Gauss-Newton on the weighted reprojection error. Writes ``X (3,)`` and the
+    per-view reprojection error ``err (V,)`` in pixels (NaN for unseen views); returns
+    the number of views used (< 2: ``X`` is NaN).
+    """
+    V = uv.shape[0]
+    A = np.zeros((3, 3))
+    b = np.zeros(3)
+    d = np.empty(3)
+    nv = 0
+    for i in range(V):
+        err[i] = np.nan
+        if not (w[i] > 0.0) or not (np.isfinite(uv[i, 0]) and np.isfinite(uv[i, 1])):
+            continue
+        K = Ks[i]
+        yv = (uv[i, 1] - K[1, 2]) / K[1, 1]
+        xv = (uv[i, 0] - K[0, 2] - K[0, 1] * yv) / K[0, 0]
+        for j in range(3):
+            d[j] = C2Ws[i, j, 0] * xv + C2Ws[i, j, 1] * yv + C2Ws[i, j, 2]
+        nrm = math.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2])
+        for j in range(3):
+            d[j] /= nrm
+        ww = w[i]
+        # normal equations of sum_i w_i |(I - d d^T)(X - o_i)|^2
+        for r in range(3):
+            s_ = 0.0
+            for c in range(3):
+                P = (1.0 if r == c else 0.0) - d[r] * d[c]
+                A[r, c] += ww * P
+                s_ += P * C2Ws[i, c, 3]
+            b[r] += ww * s_
+        nv += 1
+    if nv < 2 or not _solve3(A, b, X):
+        X[:] = np.nan
+        return nv if nv < 2 else 0
+    # Gauss-Newton on reprojection error
+    J = np.empty((2, 3))
+    H = np.empty((3, 3))
+    g = np.empty(3)
+    dX = np.empty(3)
+    for it in range(iters):
+        H[:] = 0.0
+        g[:] = 0.0
+        ok = True
+        for i in range(V):
+            if not (w[i] > 0.0) or not (np.isfinite(uv[i, 0]) and np.isfinite(uv[i, 1])):
+                continue
+            pu, pv, z = _project_jac(Ks[i], W2Cs[i], X, J)
+            if not (z > 0.0):
+                ok = False
+                break
+            eu = uv[i, 0] - pu
+            ev = uv[i, 1] - pv
+            ww = w[i]
+            for r in range(3):
+                g[r] += ww * (J[0, r] * eu + J[1, r] * ev)
+                for c in range(3):
+                    H[r, c] += ww * (J[0, r] * J[0, c] + J[1, r] * J[1, c])
+        if not ok or not _solve3(H, g, dX):
+            break
+        step = 0.0
+        for r in range(3):
+            X[r] += dX[r]
+            step += dX[r] * dX[r]
+        if step < 1e-24:
+            break
+    for i in range(V):
+        if not (w[i] > 0.0) or not (np.isfinite(uv[i, 0]) and np.isfinite(uv[i, 1])):
+            continue
+        pu, pv, z = _project(Ks[i], W2Cs[i], X)
+        err[i] = math.sqrt((uv[i, 0] - pu) ** 2 + (uv[i, 1] - pv) ** 2) if z > 0 else np.inf
+    return nv
+
+
+@njit(cache=True, nogil=True)
+def triangulate_many(uv, w, Ks, W2Cs, C2Ws, X, err, nviews, iters, start, stop):
+    """``triangulate_point`` over items ``start..stop``: uv ``(M, V, 2)``, w ``(M, V)``,
+    cameras ``(M, V, ...)``; writes X ``(M, 3)``, err ``(M, V)``, nviews ``(M,)``."""
+    for m in range(start, stop):
+        nviews[m] = triangulate_point(uv[m], w[m], Ks[m], W2Cs[m], C2Ws[m], X[m], err[m], iters)
+
+
+# ------------------------------------------------------------------------- detect
+@njit(cache=True, nogil=True)
+def detect_many(images, scale, s, b, step, acc_dtype, fit_step, hi, cand_uv, cand_w, cand_amp, floors, start,
+                stop):
+    """Blob candidates of every channel of images ``start..stop``.
+
+    images ``(N, H, W, 3)``; writes cand_uv ``(N, 3, K, 2)`` (fitted centres, NaN =
+    none), cand_w ``(N, 3, K)`` (inverse variance of the centre, px^-2; 0 = none),
+    cand_amp ``(N, 3, K)`` fitted peak heights, floors ``(N,)`` the B background level.
+    """
+    N, H, W, _ = images.shape
+    K = cand_w.shape[2]
+    Hb = (H + b - 1) // b
+    Wb = (W + b - 1) // b
+    bm = np.empty((Hb, Wb, 3))
+    acc = np.zeros(W * 3, acc_dtype)
+    ex = np.empty(W)
+    ey = np.empty(H)
+    ln_lut = np.empty(256)
+    ln_lut[0] = -np.inf
+    for i in range(1, 256):
+        ln_lut[i] = math.log(i / 255.0)
+    pos = np.zeros((K, 2), np.int64)
+    val = np.empty(K)
+    radius = 2.0 * s
+    q = 0.5 / 255.0  # one quantisation step, a lower bound on per-pixel noise
+    for n in range(start, stop):
+        img = images[n]
+        block_means(img, b, step, scale, bm, acc)
+        # the B background is the floor (open) or 0 (closed): the blob covers < 1/4 of it
+        fl = np.median(bm[:, :, 2])
+        floors[n] = fl
+        for ch in range(3):
+            base = fl if ch == 2 else 0.0
+            find_candidates(bm, ch, base, 0.15, max(1, int(round(1.5 * s / b))), pos, val)
+            lo = (fl if ch == 2 else 0.0) + 2.5 * scale if scale < 1.0 else (fl if ch == 2 else 0.0) + 0.01
+            for k in range(K):
+                cand_uv[n, ch, k, 0] = np.nan
+                cand_uv[n, ch, k, 1] = np.nan
+                cand_w[n, ch, k] = 0.0
+                cand_amp[n, ch, k] = 0.0
+                if val[k] < 0:
+                    continue
+                u0 = (pos[k, 1] + 0.5) * b - 0.5
+                v0 = (pos[k, 0] + 0.5) * b - 0.5
+                u, v, amp, rms, used = fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, fit_step, ln_lut, ex, ey)
+                if used < 4:
+                    continue
+                u, v, amp, rms, used = fit_gaussian(img, ch, scale, s, u, v, radius, lo, hi, fit_step, ln_lut, ex, ey)
+                if used < 4 or not (amp > 0.05) or not (np.isfinite(u) and np.isfinite(v)):
+                    continue
+                if abs(u - u0) > radius or abs(v - v0) > radius:
+                    continue
+                sig = s * max(rms, q) / (amp * math.sqrt(used * fit_step * fit_step))
+                cand_uv[n, ch, k, 0] = u
+                cand_uv[n, ch, k, 1] = v
+                cand_w[n, ch, k] = 1.0 / (sig * sig)
+                cand_amp[n, ch, k] = amp
+
+
+# ---------------------------------------------------------------- ray sampling
+@njit(cache=True, nogil=True)
+def _bilinear(img, ch, scale, base, u, v):
+    H, W, _ = img.shape
+    if not (u >= 0.0 and v >= 0.0 and u <= W - 1.0 and v <= H - 1.0):
+        return 0.0
+    c0 = min(int(u), W - 2) if W > 1 else 0
+    r0 = min(int(v), H - 2) if H > 1 else 0
+    fu = u - c0
+    fv = v - r0
+    c1 = min(c0 + 1, W - 1)
+    r1 = min(r0 + 1, H - 1)
+    x = ((1 - fu) * (1 - fv) * img[r0, c0, ch] + fu * (1 - fv) * img[r0, c1, ch]
+         + (1 - fu) * fv * img[r1, c0, ch] + fu * fv * img[r1, c1, ch]) * scale
+    return max(0.0, (x - base) / max(1e-6, 1.0 - base))
+
+
+@njit(cache=True, nogil=True)
+def _ray_interval(K, W2C, o, d, H, W, margin, lo, hi):
+    """Range of ``lam`` for which ``o + lam d`` is in front of a camera and projects
+    within the image grown by ``margin`` px. Returns (lo, hi); empty if lo > hi."""
+    a = np.empty(3)
+    g = np.empty(3)
+    for i in range(3):
+        a[i] = W2C[i, 0] * o[0] + W2C[i, 1] * o[1] + W2C[i, 2] * o[2] + W2C[i, 3]
+        g[i] = W2C[i, 0] * d[0] + W2C[i, 1] * d[1] + W2C[i, 2] * d[2]
+    # each condition is alpha + beta * lam >= 0
+    fx, sk, cx, fy, cy = K[0, 0], K[0, 1], K[0, 2], K[1, 1], K[1, 2]
+    umin, umax = -margin, W - 1.0 + margin
+    vmin, vmax = -margin, H - 1.0 + margin
+    for q in range(5):
+        if q == 0:   # z > small
+            al, be = a[2] - 1e-4, g[2]
+        elif q == 1:  # u >= umin: fx x + sk y + (cx - umin) z >= 0
+            al, be = fx * a[0] + sk * a[1] + (cx - umin) * a[2], fx * g[0] + sk * g[1] + (cx - umin) * g[2]
+        elif q == 2:  # u <= umax
+            al, be = -(fx * a[0] + sk * a[1] + (cx - umax) * a[2]), -(fx * g[0] + sk * g[1] + (cx - umax) * g[2])
+        elif q == 3:
+            al, be = fy * a[1] + (cy - vmin) * a[2], fy * g[1] + (cy - vmin) * g[2]
+        else:
+            al, be = -(fy * a[1] + (cy - vmax) * a[2]), -(fy * g[1] + (cy - vmax) * g[2])
+        if be > 0:
+            lo = max(lo, -al / be)
+        elif be < 0:
+            hi = min(hi, -al / be)
+        elif al < 0:
+            return 1.0, 0.0
+    return lo, hi
+
+
+@njit(cache=True, nogil=True)
+def ray_select(images, t, ch, scale, bases, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, sel_uv, sel_w):
+    """Pick, for one frame and one point, the detection of each view that is consistent
+    across views, by sampling depths along rays.
+
+    For each candidate of the most certain view, candidate depths along its ray are
+    sampled over the range where the ray is seen by the other views (frustum overlap,
+    image grown by 3 sigma), each scored by the other views' heatmaps (sum of log
+    intensities), the best refined by a parabola; the 3D point so found selects in
+    every view the candidate nearest to its projection (within 1.5 sigma).
+
+    images ``(V, T, H, W, 3)``; bases ``(V,)`` background of the channel per view;
+    cand_uv ``(V, K, 2)``, cand_w ``(V, K)``; cameras ``(V, ...)`` of this frame.
+    Writes sel_uv ``(V, 2)`` (NaN = unseen) and sel_w ``(V,)``. Returns the score.
+    """
+    V = cand_uv.shape[0]
+    Kc = cand_uv.shape[1]
+    H = images.shape[2]
+    W = images.shape[3]
+    for i in range(V):
+        sel_uv[i, 0] = np.nan
+        sel_uv[i, 1] = np.nan
+        sel_w[i] = 0.0
+    ref = -1
+    best_w = 0.0
+    for i in range(V):
+        if cand_w[i, 0] > best_w:
+            best_w = cand_w[i, 0]
+            ref = i
+    if ref < 0:
+        return -np.inf
+    o = np.empty(3)
+    d = np.empty(3)
+    X = np.empty(3)
+    best_score = -np.inf
+    best_X = np.full(3, np.nan)
+    best_k = -1
+    eps = 1e-3
+    margin = 3.0 * s
+    for k in range(Kc):
+        if not (cand_w[ref, k] > 0.0):
+            continue
+        K = Ks[ref]
+        yv = (cand_uv[ref, k, 1] - K[1, 2]) / K[1, 1]
+        xv = (cand_uv[ref, k, 0] - K[0, 2] - K[0, 1] * yv) / K[0, 0]
+        for j in range(3):
+            o[j] = C2Ws[ref, j, 3]
+            d[j] = C2Ws[ref, j, 0] * xv + C2Ws[ref, j, 1] * yv + C2Ws[ref, j, 2]
+        lo, hi = 1e-3, 1e6
+        ulo, uhi = np.inf, -np.inf
+        n_other = 0
+        for i in range(V):
+            if i == ref or not (cand_w[i, 0] > 0.0):
+                continue
+            a, bb = _ray_interval(Ks[i], W2Cs[i], o, d, H, W, margin, 1e-3, 1e6)
+            if a <= bb:
+                n_other += 1
+                lo = max(lo, a)
+                hi = min(hi, bb)
+                ulo = min(ulo, a)
+                uhi = max(uhi, bb)
+        if n_other == 0:
+            continue
+        if lo > hi:  # the views' frusta do not overlap on this ray: search their union
+            lo, hi = ulo, uhi
+        # enough samples that consecutive ones move < sigma/3 in every other view
+        span = 0.0
+        for i in range(V):
+            if i == ref or not (cand_w[i, 0] > 0.0):
+                continue
+            for j in range(3):
+                X[j] = o[j] + lo * d[j]
+            u0, v0, z0 = _project(Ks[i], W2Cs[i], X)
+            for j in range(3):
+                X[j] = o[j] + hi * d[j]
+            u1, v1, z1 = _project(Ks[i], W2Cs[i], X)
+            if z0 > 0 and z1 > 0:
+                span = max(span, math.sqrt((u1 - u0) ** 2 + (v1 - v0) ** 2))
+            else:
+                span = max(span, 4.0 * max(H, W))
+        D = int(min(2048, max(16, 3.0 * span / s)))
+        prev2 = -np.inf
+        prev = -np.inf
+        kbest = -1
+        sbest = -np.inf
+        scores = np.empty(D)
+        for q in range(D):
+            lam = lo + (hi - lo) * q / (D - 1)
+            for j in range(3):
+                X[j] = o[j] + lam * d[j]
+            sc = 0.0
+            for i in range(V):
+                if i == ref or not (cand_w[i, 0] > 0.0):
+                    continue
+                pu, pv, z = _project(Ks[i], W2Cs[i], X)
+                h = _bilinear(images[i, t], ch, scale, bases[i], pu, pv) if z > 0 else 0.0
+                sc += math.log(eps + h)
+            scores[q] = sc
+            if sc > sbest:
+                sbest = sc
+                kbest = q
+        _ = prev + prev2
+        lam = lo + (hi - lo) * kbest / (D - 1)
+        if 0 < kbest < D - 1:
+            y0, y1, y2 = scores[kbest - 1], scores[kbest], scores[kbest + 1]
+            den = y0 - 2 * y1 + y2
+            if den < 0:
+                lam += 0.5 * (y0 - y2) / den * (hi - lo) / (D - 1)
+        # the candidate's own fit strength breaks ties between equally consistent ones
+        total = sbest + 1e-3 * math.log(cand_w[ref, k] / best_w)
+        if total > best_score:
+            best_score = total
+            best_k = k
+            for j in range(3):
+                best_X[j] = o[j] + lam * d[j]
+    if best_k < 0:
+        return -np.inf
+    gate2 = (1.5 * s) ** 2
+    for i in range(V):
+        if i == ref:
+            sel_uv[i, 0] = cand_uv[ref, best_k, 0]
+            sel_uv[i, 1] = cand_uv[ref, best_k, 1]
+            sel_w[i] = cand_w[ref, best_k]
+            continue
+        pu, pv, z = _project(Ks[i], W2Cs[i], best_X)
+        if not (z > 0):
+            continue
+        bestd = gate2
+        for k in range(Kc):
+            if not (cand_w[i, k] > 0.0):
+                continue
+            dd = (cand_uv[i, k, 0] - pu) ** 2 + (cand_uv[i, k, 1] - pv) ** 2
+            if dd < bestd:
+                bestd = dd
+                sel_uv[i, 0] = cand_uv[i, k, 0]
+                sel_uv[i, 1] = cand_uv[i, k, 1]
+                sel_w[i] = cand_w[i, k]
+    return best_score
+
+
+# ------------------------------------------------------------------ pose refine
+@njit(cache=True, nogil=True)
+def _rodrigues(w, R):
+    th = math.sqrt(w[0] * w[0] + w[1] * w[1] + w[2] * w[2])
+    if th < 1e-12:
+        a, bq = 1.0, 0.5
+    else:
+        a = math.sin(th) / th
+        bq = (1.0 - math.cos(th)) / (th * th)
+    Kx = np.array([[0.0, -w[2], w[1]], [w[2], 0.0, -w[0]], [-w[1], w[0], 0.0]])
+    K2 = Kx @ Kx
+    for i in range(3):
+        for j in range(3):
+            R[i, j] = (1.0 if i == j else 0.0) + a * Kx[i, j] + bq * K2[i, j]
+
+
+@njit(cache=True, nogil=True)
+def _chol_solve(A, b, x):
+    n = A.shape[0]
+    L = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1):
+            s_ = A[i, j]
+            for k in range(j):
+                s_ -= L[i, k] * L[j, k]
+            if i == j:
+                if not (s_ > 0.0):
+                    return False
+                L[i, i] = math.sqrt(s_)
+            else:
+                L[i, j] = s_ / L[j, j]
+    y = np.empty(n)
+    for i in range(n):
+        s_ = b[i]
+        for k in range(i):
+            s_ -= L[i, k] * y[k]
+        y[i] = s_ / L[i, i]
+    for i in range(n - 1, -1, -1):
+        s_ = y[i]
+        for k in range(i + 1, n):
+            s_ -= L[k, i] * x[k]
+        x[i] = s_ / L[i, i]
+    return True
+
+
+@njit(cache=True, nogil=True)
+def refine_pose(uv, w, model, Ks, W2Cs, R, t, iters):
+    """Rigid triad pose minimising the weighted reprojection error of its points.
+
+    uv ``(V, P, 2)`` detections (NaN = unseen), w ``(V, P)``, model ``(P, 3)`` tool-frame
+    points (metres), cameras ``(V, ...)``. ``R (3, 3)``, ``t (3,)`` hold the start and
+    receive the result (``X_p = R @ model_p + t``). Levenberg-Marquardt on the rotation
+    (left multiplicative update) and translation. Returns the final weighted RMS error in
+    pixels.
+    """
+    V, P, _ = uv.shape
+    J = np.empty((2, 3))
+    Hm = np.empty((6, 6))
+    g = np.empty(6)
+    dx = np.empty(6)
+    X = np.empty(3)
+    RM = np.empty(3)
+    dR = np.empty((3, 3))
+    lam = 1e-6
+
+    def cost(R_, t_):
+        c = 0.0
+        for i in range(V):
+            for p in range(P):
+                if not (w[i, p] > 0.0) or not np.isfinite(uv[i, p, 0]):
+                    continue
+                for j in range(3):
+                    X[j] = R_[j, 0] * model[p, 0] + R_[j, 1] * model[p, 1] + R_[j, 2] * model[p, 2] + t_[j]
+                pu, pv, z = _project(Ks[i], W2Cs[i], X)
+                if not (z > 0):
+                    return np.inf
+                c += w[i, p] * ((uv[i, p, 0] - pu) ** 2 + (uv[i, p, 1] - pv) ** 2)
+        return c
+
+    c_cur = cost(R, t)
+    for it in range(iters):
+        Hm[:] = 0.0
+        g[:] = 0.0
+        for i in range(V):
+            for p in range(P):
+                if not (w[i, p] > 0.0) or not np.isfinite(uv[i, p, 0]):
+                    continue
+                for j in range(3):
+                    RM[j] = R[j, 0] * model[p, 0] + R[j, 1] * model[p, 1] + R[j, 2] * model[p, 2]
+                    X[j] = RM[j] + t[j]
+                pu, pv, z = _project_jac(Ks[i], W2Cs[i], X, J)
+                eu = uv[i, p, 0] - pu
+                ev = uv[i, p, 1] - pv
+                # dX/domega = -[R m]_x ; dX/dt = I
+                Jf = np.empty((2, 6))
+                for r in range(2):
+                    Jf[r, 0] = J[r, 1] * RM[2] - J[r, 2] * RM[1]
+                    Jf[r, 1] = J[r, 2] * RM[0] - J[r, 0] * RM[2]
+                    Jf[r, 2] = J[r, 0] * RM[1] - J[r, 1] * RM[0]
+                    Jf[r, 3] = J[r, 0]
+                    Jf[r, 4] = J[r, 1]
+                    Jf[r, 5] = J[r, 2]
+                ww = w[i, p]
+                for a in range(6):
+                    g[a] += ww * (Jf[0, a] * eu + Jf[1, a] * ev)
+                    for bb in range(6):
+                        Hm[a, bb] += ww * (Jf[0, a] * Jf[0, bb] + Jf[1, a] * Jf[1, bb])
+        improved = False
+        converged = False
+        for _try in range(8):
+            A = Hm.copy()
+            for a in range(6):
+                A[a, a] += lam * (Hm[a, a] + 1e-12)
+            if not _chol_solve(A, g, dx):
+                lam *= 10.0
+                continue
+            _rodrigues(dx[:3], dR)
+            Rn = dR @ R
+            tn = t + dx[3:]
+            c_new = cost(Rn, tn)
+            if c_new <= c_cur:
+                R[:, :] = Rn
+                t[:] = tn
+                step = dx[0] ** 2 + dx[1] ** 2 + dx[2] ** 2 + dx[3] ** 2 + dx[4] ** 2 + dx[5] ** 2
+                converged = c_cur - c_new <= 1e-12 * (c_cur + 1e-30) or step < 1e-26
+                c_cur = c_new
+                lam = max(lam * 0.1, 1e-9)
+                improved = True
+                break
+            lam *= 10.0
+        if not improved or converged:
+            break
+    sw = 0.0
+    for i in range(V):
+        for p in range(P):
+            if w[i, p] > 0.0 and np.isfinite(uv[i, p, 0]):
+                sw += w[i, p]
+    return math.sqrt(c_cur / sw) if sw > 0 else np.nan
+
+
+@njit(cache=True, nogil=True)
+def associate_many(images, scale, floors, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, sel_uv, sel_w, start, stop):
+    """``ray_select`` for frames ``start..stop`` and the three points.
+
+    images ``(V, T, H, W, 3)``, floors ``(V, T)``, cand_uv ``(V, T, 3, K, 2)``,
+    cand_w ``(V, T, 3, K)``, cameras ``(T, V, ...)``; writes sel_uv ``(V, T, 3, 2)``,
+    sel_w ``(V, T, 3)``.
+    """
+    V = images.shape[0]
+    bases = np.zeros(V)
+    su = np.empty((V, 2))
+    sw = np.empty(V)
+    for t in range(start, stop):
+        for p in range(3):
+            for i in range(V):
+                bases[i] = floors[i, t] if p == 2 else 0.0
+            ray_select(images, t, p, scale, bases, cand_uv[:, t, p], cand_w[:, t, p], Ks[t], W2Cs[t], C2Ws[t],
+                       s, su, sw)
+            for i in range(V):
+                sel_uv[i, t, p, 0] = su[i, 0]
+                sel_uv[i, t, p, 1] = su[i, 1]
+                sel_w[i, t, p] = sw[i]
+
+
+@njit(cache=True, nogil=True)
+def refine_many(uv, w, model, Ks, W2Cs, R, t, ok, rms, iters, start, stop):
+    """``refine_pose`` for frames ``start..stop``: uv ``(T, V, 3, 2)``, w ``(T, V, 3)``,
+    cameras ``(T, V, ...)``, R ``(T, 3, 3)``, t ``(T, 3)``, ok ``(T,)``, rms ``(T,)``."""
+    for f in range(start, stop):
+        if ok[f]:
+            rms[f] = refine_pose(uv[f], w[f], model, Ks[f], W2Cs[f], R[f], t[f], iters)
+        else:
+            rms[f] = np.nan

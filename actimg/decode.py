@@ -1,0 +1,251 @@
+"""Multi-view action images -> 7-DoF actions with confidences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _decode_kernels as _k
+from ._parallel import run_chunks
+from .camera import CameraRig
+from .rotations import matrix_to_euler
+from .spec import ActionImageSpec
+from .triangulate import _frame_cameras
+
+__all__ = ["decode", "DecodeResult", "METHODS"]
+
+METHODS = ("actimg", "published")
+
+
+@dataclass(frozen=True, eq=False)
+class DecodeResult:
+    """What :func:`decode` read from the images. ``T`` frames, ``V`` views.
+
+    Attributes:
+        actions: ``(T, 7)`` ``[x, y, z, rx, ry, rz, openness]`` (metres, radians in the
+            spec's Euler sequence); NaN rows where ``valid`` is False.
+        positions: ``(T, 3)`` tool-centre points P, metres.
+        rotations: ``(T, 3, 3)`` ``tool2world`` rotations (roll included).
+        openness: ``(T,)`` 1.0 open, 0.0 closed (the image records only > 0.5).
+        confidence: ``(T,)`` in [0, 1]; 0 for invalid frames.
+        valid: ``(T,)`` False where the frame could not be decoded (actions are NaN).
+        reprojection_error: ``(T, V, 3)`` pixels between each detection of P, N, U and
+            the reprojection of the decoded pose; NaN where not detected.
+        detections: ``(V, T, 3, 2)`` per-view pixel centres of P, N, U used (NaN where
+            none), pixel centres at integer coordinates.
+        detection_weight: ``(V, T, 3)`` inverse variance (px^-2) of each detection.
+        points: ``(T, 3, 3)`` decoded P, N, U in metres.
+        gripper_floor: ``(V, T)`` measured B background level in [0, 1].
+        method: ``"actimg"`` or ``"published"``.
+    """
+
+    actions: np.ndarray
+    positions: np.ndarray
+    rotations: np.ndarray
+    openness: np.ndarray
+    confidence: np.ndarray
+    valid: np.ndarray
+    reprojection_error: np.ndarray
+    detections: np.ndarray
+    detection_weight: np.ndarray
+    points: np.ndarray
+    gripper_floor: np.ndarray
+    method: str = "actimg"
+
+    def __repr__(self) -> str:
+        T = self.actions.shape[0]
+        return (f"DecodeResult(method={self.method!r}, T={T}, valid={int(self.valid.sum())}/{T}, "
+                f"median confidence={np.median(self.confidence):.3f})")
+
+
+def _check_images(images: object, rig: CameraRig) -> tuple[np.ndarray, float]:
+    if not isinstance(rig, CameraRig):
+        raise TypeError(f"rig must be a CameraRig, got {type(rig).__name__}")
+    if not isinstance(images, np.ndarray):
+        images = np.asarray(images)
+    if images.dtype == np.uint8:
+        scale = 1.0 / 255.0
+    elif images.dtype in (np.float32, np.float64):
+        scale = 1.0
+    else:
+        raise TypeError(f"images must be uint8 (0..255) or float32/float64 (0..1), got dtype {images.dtype}")
+    if images.ndim != 5 or images.shape[-1] != 3:
+        raise ValueError(f"images must have shape (V, T, H, W, 3), got {images.shape}")
+    V, T, H, W, _ = images.shape
+    if images.size == 0:
+        raise ValueError(f"images is empty (shape {images.shape})")
+    if V != rig.n_views:
+        raise ValueError(f"images has V={V} views but the rig has {rig.n_views}")
+    if (H, W) != (rig.height, rig.width):
+        raise ValueError(f"images are {H}x{W} but the rig is for {rig.height}x{rig.width} "
+                         "(use rig.resized / rig.center_cropped_resized)")
+    if rig.n_frames is not None and rig.n_frames != T:
+        raise ValueError(f"images has T={T} frames but the per-frame rig has T={rig.n_frames}")
+    if scale == 1.0:
+        if not np.isfinite(images).all():
+            raise ValueError("images contain NaN or inf")
+        mx = float(images.max())
+        if mx > 1.5:
+            raise ValueError(f"float images must be in [0, 1] (max is {mx:g}); 0..255 data must be uint8 "
+                             "or divided by 255")
+    return np.ascontiguousarray(images), scale
+
+
+def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = None, *,
+           method: str = "actimg", **published_options: float) -> DecodeResult:
+    """Read actions back from multi-view action images.
+
+    Args:
+        images: ``(V, T, H, W, 3)`` uint8 (0..255) or float (0..1) action images.
+        rig: the cameras the images were rendered with (``V`` views, ``H x W``).
+        spec: the format (default ``ActionImageSpec.paper()``).
+        method: ``"actimg"`` (this library's decoder) or ``"published"`` (the published
+            algorithm, for comparison; see :mod:`actimg.published`; its options
+            ``near``, ``far``, ``num_depth_samples`` ... pass through).
+
+    Returns:
+        :class:`DecodeResult`. The ``"actimg"`` decoder fits the known Gaussian to each
+        blob (sub-pixel, robust to border cuts, saturation and the gripper floor),
+        matches blob candidates across views by sampling depths along rays, triangulates
+        each point weighted by its fit certainty, then refines the rigid P-N-U triad pose
+        by minimising the reprojection error over all views, so position and rotation
+        (roll included) come out together; the gripper is read from the blue floor.
+        Frames where a point is seen by fewer than two views are ``valid=False`` with NaN
+        actions.
+    """
+    spec = spec or ActionImageSpec()
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    imgs, scale = _check_images(images, rig)
+    if method == "published":
+        return _decode_published(imgs, rig, spec, **published_options)
+    if published_options:
+        raise TypeError(f"unexpected options for method='actimg': {sorted(published_options)}")
+    V, T, H, W, _ = imgs.shape
+    s = spec.sigma_px(H, W)
+    N = V * T
+    K_ = _k.MAX_CANDIDATES
+    cand_uv = np.empty((N, 3, K_, 2))
+    cand_w = np.empty((N, 3, K_))
+    cand_amp = np.empty((N, 3, K_))
+    floors = np.empty(N)
+    b = max(2, int(round(s / 4)))
+    hi = (1.0 - 0.5 / 255.0) if scale < 1.0 else 1.0 - 1e-6
+    # scan every row only at small sizes; fit on every pixel only when blobs are small
+    step = max(1, int(round(s / 12)))
+    fit_step = max(1, int(round(s / 12)))
+    acc_dtype = np.int32 if scale < 1.0 else np.float64
+    run_chunks(_k.detect_many, N, imgs.reshape(N, H, W, 3), scale, float(s), b, step, acc_dtype, fit_step, hi,
+               cand_uv, cand_w, cand_amp, floors, min_items=1)
+    cand_uv = cand_uv.reshape(V, T, 3, K_, 2)
+    cand_w = cand_w.reshape(V, T, 3, K_)
+    floors = floors.reshape(V, T)
+
+    Ks, W2C, C2W = _frame_cameras(rig, T)
+    off = spec.pixel_offset
+    if off:
+        # work in the image grid: shift the principal point by the pixel origin
+        Ks = Ks.copy()
+        Ks[..., 0, 2] -= off
+        Ks[..., 1, 2] -= off
+    sel_uv = np.empty((V, T, 3, 2))
+    sel_w = np.empty((V, T, 3))
+    run_chunks(_k.associate_many, T, imgs, scale, np.ascontiguousarray(floors), cand_uv, cand_w, Ks, W2C, C2W,
+               float(s), sel_uv, sel_w, min_items=4)
+
+    # triangulate P, N, U separately: the start of the rigid fit
+    M = T * 3
+    uv_m = np.ascontiguousarray(sel_uv.transpose(1, 2, 0, 3).reshape(M, V, 2))
+    w_m = np.ascontiguousarray(sel_w.transpose(1, 2, 0).reshape(M, V))
+    Ks_m = np.ascontiguousarray(np.repeat(Ks, 3, axis=0))
+    W2C_m = np.ascontiguousarray(np.repeat(W2C, 3, axis=0))
+    C2W_m = np.ascontiguousarray(np.repeat(C2W, 3, axis=0))
+    X = np.empty((M, 3))
+    terr = np.empty((M, V))
+    nv = np.empty(M, np.int64)
+    run_chunks(_k.triangulate_many, M, uv_m, w_m, Ks_m, W2C_m, C2W_m, X, terr, nv, 10, min_items=64)
+    pts0 = X.reshape(T, 3, 3)
+    ok = (nv.reshape(T, 3) >= 2).all(axis=1) & np.isfinite(pts0).all(axis=(1, 2))
+
+    # rigid start: Kabsch between the tool model and the triangulated triad
+    model = spec.tool_points
+    R0 = np.tile(np.eye(3), (T, 1, 1))
+    t0 = np.zeros((T, 3))
+    if ok.any():
+        P = pts0[ok]
+        mc = model.mean(axis=0)
+        pc = P.mean(axis=1)
+        Hm = np.einsum("pi,tpj->tij", model - mc, P - pc[:, None])
+        U_, _, Vt = np.linalg.svd(Hm)
+        Vm = np.swapaxes(Vt, -1, -2)
+        d = np.sign(np.linalg.det(Vm @ np.swapaxes(U_, -1, -2)))
+        Vm[..., :, 2] *= np.where(d == 0, 1.0, d)[:, None]  # no reflection: flip the weakest axis
+        R = Vm @ np.swapaxes(U_, -1, -2)
+        R0[ok] = R
+        t0[ok] = pc - R @ mc
+    uv_f = np.ascontiguousarray(sel_uv.transpose(1, 0, 2, 3))
+    w_f = np.ascontiguousarray(sel_w.transpose(1, 0, 2))
+    rms = np.empty(T)
+    run_chunks(_k.refine_many, T, uv_f, w_f, np.ascontiguousarray(model), Ks, W2C, R0, t0, ok, rms, 20,
+               min_items=8)
+    ok &= np.isfinite(rms)
+    return _assemble(rig, spec, imgs.shape, R0, t0, ok, rms, sel_uv + off, sel_w, floors, s, "actimg")
+
+
+def _assemble(rig: CameraRig, spec: ActionImageSpec, shape: tuple[int, ...], R: np.ndarray, t: np.ndarray,
+              ok: np.ndarray, rms: np.ndarray, det: np.ndarray, det_w: np.ndarray, floors: np.ndarray,
+              s: float, method: str) -> DecodeResult:
+    V, T = shape[:2]
+    pts = t[:, None, :] + np.einsum("tij,pj->tpi", R, spec.tool_points)
+    pts[~ok] = np.nan
+    R = R.copy()
+    R[~ok] = np.nan
+    # reprojection error of the decoded triad in every view that detected the point
+    proj, depth = rig.project(pts if rig.n_frames is not None else pts)
+    proj = proj.reshape(V, T, 3, 2)
+    err = np.linalg.norm(proj - det, axis=-1)  # (V, T, 3)
+    err = np.where(np.isnan(det).any(axis=-1), np.nan, err)
+    reproj = np.ascontiguousarray(err.transpose(1, 0, 2))
+    # gripper: the blue background is the floor when open, black when closed
+    fl = np.median(floors, axis=0)
+    openness = (fl > spec.gripper_floor / 2.0).astype(np.float64)
+    # confidence: reprojection consistency (in units of a small fraction of sigma),
+    # times how far the gripper floor is from the decision threshold
+    tau = max(0.5, 0.02 * s)
+    conf = np.exp(-0.5 * (np.nan_to_num(rms, nan=np.inf) / tau) ** 2)
+    g_margin = np.clip(np.abs(fl - spec.gripper_floor / 2.0) / (spec.gripper_floor / 2.0 + 1e-12), 0.0, 1.0)
+    conf = conf * (0.5 + 0.5 * g_margin) if spec.gripper_floor > 0 else conf
+    conf = np.where(ok, conf, 0.0)
+    actions = np.full((T, 7), np.nan)
+    if ok.any():
+        actions[ok, :3] = pts[ok, 0]
+        actions[ok, 3:6] = matrix_to_euler(R[ok], spec.euler)
+        actions[ok, 6] = openness[ok]
+    opn = np.where(ok, openness, np.nan)
+    return DecodeResult(actions=actions, positions=pts[:, 0].copy(), rotations=R, openness=opn,
+                        confidence=conf, valid=ok.copy(), reprojection_error=reproj, detections=det,
+                        detection_weight=det_w, points=pts, gripper_floor=floors, method=method)
+
+
+def _decode_published(imgs: np.ndarray, rig: CameraRig, spec: ActionImageSpec, **options: float) -> DecodeResult:
+    """Run the published algorithm and wrap its output (see :mod:`actimg.published`)."""
+    from .published import published_decode, shortest_arc_rotation
+
+    V, T = imgs.shape[:2]
+    K, E = rig.broadcast(T)
+    out = published_decode(imgs, K, E, **options)
+    P = out["positions"]
+    R = shortest_arc_rotation(out["direction"])  # roll is not recoverable: shortest arc
+    ok = np.isfinite(P).all(axis=1) & np.isfinite(R).all(axis=(1, 2))
+    openness = np.where(out["closed"], 0.0, 1.0)
+    pts = np.stack([P, out["normal_points"], np.full_like(P, np.nan)], axis=1)
+    actions = np.full((T, 7), np.nan)
+    actions[ok, :3] = P[ok]
+    actions[ok, 3:6] = matrix_to_euler(R[ok], spec.euler)
+    actions[ok, 6] = openness[ok]
+    nan = np.full((V, T, 3, 2), np.nan)
+    return DecodeResult(actions=actions, positions=P, rotations=R, openness=openness,
+                        confidence=ok.astype(np.float64), valid=ok, reprojection_error=np.full((T, V, 3), np.nan),
+                        detections=nan, detection_weight=np.zeros((V, T, 3)), points=pts,
+                        gripper_floor=np.full((V, T), np.nan), method="published")
