@@ -7,5 +7,14 @@ from .rotations import (action_points, actions_from_poses, closest_rotation, eul
 from .spec import ActionImageSpec
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "ActionImageSpec", "CameraRig", "DecodeResult", "METHODS", "action_points", "actions_from_poses",
+    "closest_rotation", "decode", "default_scene", "encode", "euler_to_matrix", "look_at", "matrix_to_euler",
+    "matrix_to_quat", "poses_from_actions", "project_actions", "quat_to_matrix", "rotation_angle_deg",
+    "rotation_from_axes", "triangulate", "warmup",
+]
 from .decode import METHODS, DecodeResult, decode
 from .triangulate import triangulate
+from ._warmup import warmup
+from .scenes import default_scene

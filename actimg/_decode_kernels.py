@@ -17,39 +17,44 @@ MAX_CANDIDATES = 4
 
 # --------------------------------------------------------------------------- scan
 @njit(cache=True, nogil=True)
-def block_means(img, b, step, scale, bm, acc):
+def block_means(img, b, step, scale, bm, cnt):
     """Mean of each ``b x b`` block per channel: ``img (H, W, 3)`` -> ``bm (Hb, Wb, 3)`` in [0, 1].
 
-    Reads every ``step``-th row of a block (blobs are many pixels wide, so this loses
-    nothing a later fit needs, and halves the memory read at ``step=2``). ``acc`` is a
-    ``(W * 3,)`` scratch row; the inner loop adds whole rows so it vectorises.
+    Samples every ``step``-th row and column (``b`` a multiple of ``step``): blobs are
+    many pixels wide (sigma >= 6 step), so the map still finds every blob, and the scan
+    reads a fraction of the image. ``cnt`` is an ``(Wb,)`` scratch of sample counts.
     """
     H, W, _ = img.shape
     Hb, Wb, _ = bm.shape
     for rb in range(Hb):
-        acc[:] = 0.0
-        r0 = rb * b
-        r1 = min(H, r0 + b)
-        nr = 0
-        for r in range(r0, r1, step):
-            row = img[r].reshape(W * 3)
-            for i in range(W * 3):
-                acc[i] += row[i]
-            nr += 1
+        for cb in range(Wb):
+            bm[rb, cb, 0] = 0.0
+            bm[rb, cb, 1] = 0.0
+            bm[rb, cb, 2] = 0.0
+    for cb in range(Wb):
+        cnt[cb] = (min(W, cb * b + b) - cb * b + step - 1) // step
+    for r in range(0, H, step):
+        rb = r // b
+        row = img[r]
         for cb in range(Wb):
             c0 = cb * b
-            c1 = min(W, c0 + b)
             s0 = 0.0
             s1 = 0.0
             s2 = 0.0
-            for c in range(c0, c1):
-                s0 += acc[3 * c]
-                s1 += acc[3 * c + 1]
-                s2 += acc[3 * c + 2]
-            f = scale / (nr * (c1 - c0))
-            bm[rb, cb, 0] = s0 * f
-            bm[rb, cb, 1] = s1 * f
-            bm[rb, cb, 2] = s2 * f
+            for c in range(c0, min(W, c0 + b), step):
+                s0 += row[c, 0]
+                s1 += row[c, 1]
+                s2 += row[c, 2]
+            bm[rb, cb, 0] += s0
+            bm[rb, cb, 1] += s1
+            bm[rb, cb, 2] += s2
+    for rb in range(Hb):
+        nr = (min(H, rb * b + b) - rb * b + step - 1) // step
+        for cb in range(Wb):
+            f = scale / (nr * cnt[cb])
+            bm[rb, cb, 0] *= f
+            bm[rb, cb, 1] *= f
+            bm[rb, cb, 2] *= f
 
 
 @njit(cache=True, nogil=True)
@@ -121,7 +126,7 @@ def find_candidates(bm, ch, base, min_height, nms, out_pos, out_val):
 
 # ---------------------------------------------------------------------------- fit
 @njit(cache=True, nogil=True)
-def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, ex, ey):
+def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, ex, ey, residual):
     """Sub-pixel centre of a known-sigma Gaussian blob near ``(u0, v0)``.
 
     Weighted least squares of ``ln x = a - ((c-u)^2 + (r-v)^2) / (2 s^2)`` over the
@@ -131,7 +136,8 @@ def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, ex, ey
     the centre. Weights ``x^2`` match the variance of ``ln x`` under constant pixel noise.
     ``ln_lut`` (256,) holds ``ln(k / 255)`` and is used for uint8 images (``scale < 1``);
     ``ex``/``ey`` are scratch rows of length >= W / H. Returns
-    ``(u, v, amplitude, rms, n_used)``; ``n_used < 4`` means no fit.
+    ``(u, v, amplitude, rms, n_used)`` (``rms`` of the intensity residual, NaN unless
+    ``residual``); ``n_used < 4`` means no fit.
     """
     H, W, _ = img.shape
     two_s2 = 2.0 * s * s
@@ -192,6 +198,8 @@ def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, ex, ey
     v = v0 + dv
     if not (np.isfinite(u) and np.isfinite(v) and np.isfinite(amp)):
         return u0, v0, 0.0, np.inf, 0
+    if not residual:
+        return u, v, amp, np.nan, n
     # residual of the fitted blob over the same pixels (separable exp tables)
     for c in range(c0, c1 + 1):
         ex[c] = amp * math.exp(-((c - u) ** 2) / two_s2)
@@ -356,7 +364,7 @@ def triangulate_many(uv, w, Ks, W2Cs, C2Ws, X, err, nviews, iters, start, stop):
 
 # ------------------------------------------------------------------------- detect
 @njit(cache=True, nogil=True)
-def detect_many(images, scale, s, b, step, acc_dtype, fit_step, hi, cand_uv, cand_w, cand_amp, floors, start,
+def detect_many(images, scale, s, b, step, fit_step, hi, cand_uv, cand_w, cand_amp, floors, start,
                 stop):
     """Blob candidates of every channel of images ``start..stop``.
 
@@ -369,7 +377,7 @@ def detect_many(images, scale, s, b, step, acc_dtype, fit_step, hi, cand_uv, can
     Hb = (H + b - 1) // b
     Wb = (W + b - 1) // b
     bm = np.empty((Hb, Wb, 3))
-    acc = np.zeros(W * 3, acc_dtype)
+    cnt = np.zeros(Wb)
     ex = np.empty(W)
     ey = np.empty(H)
     ln_lut = np.empty(256)
@@ -378,11 +386,11 @@ def detect_many(images, scale, s, b, step, acc_dtype, fit_step, hi, cand_uv, can
         ln_lut[i] = math.log(i / 255.0)
     pos = np.zeros((K, 2), np.int64)
     val = np.empty(K)
-    radius = 2.0 * s
+    radius = 1.8 * s
     q = 0.5 / 255.0  # one quantisation step, a lower bound on per-pixel noise
     for n in range(start, stop):
         img = images[n]
-        block_means(img, b, step, scale, bm, acc)
+        block_means(img, b, step, scale, bm, cnt)
         # the B background is the floor (open) or 0 (closed): the blob covers < 1/4 of it
         fl = np.median(bm[:, :, 2])
         floors[n] = fl
@@ -399,10 +407,13 @@ def detect_many(images, scale, s, b, step, acc_dtype, fit_step, hi, cand_uv, can
                     continue
                 u0 = (pos[k, 1] + 0.5) * b - 0.5
                 v0 = (pos[k, 0] + 0.5) * b - 0.5
-                u, v, amp, rms, used = fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, fit_step, ln_lut, ex, ey)
+                # coarse fit on a sparse grid, then the final fit centred on it
+                u, v, amp, rms, used = fit_gaussian(img, ch, scale, s, u0, v0, 1.6 * s, lo, hi, 2 * fit_step,
+                                                    ln_lut, ex, ey, False)
                 if used < 4:
                     continue
-                u, v, amp, rms, used = fit_gaussian(img, ch, scale, s, u, v, radius, lo, hi, fit_step, ln_lut, ex, ey)
+                u, v, amp, rms, used = fit_gaussian(img, ch, scale, s, u, v, radius, lo, hi, fit_step, ln_lut,
+                                                    ex, ey, True)
                 if used < 4 or not (amp > 0.05) or not (np.isfinite(u) and np.isfinite(v)):
                     continue
                 if abs(u - u0) > radius or abs(v - v0) > radius:
@@ -529,8 +540,12 @@ def ray_select(images, t, ch, scale, bases, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, 
             continue
         if lo > hi:  # the views' frusta do not overlap on this ray: search their union
             lo, hi = ulo, uhi
-        # enough samples that consecutive ones move < sigma/3 in every other view
-        span = 0.0
+        # sample uniformly along the epipolar segment of the other view where it is
+        # longest (so consecutive samples move < sigma/3 there): a point at fraction f
+        # of that segment is at fraction g = f z0 / (f z0 + (1 - f) z1) of the 3D segment
+        span = -1.0
+        za = 1.0
+        zb = 1.0
         for i in range(V):
             if i == ref or not (cand_w[i, 0] > 0.0):
                 continue
@@ -541,17 +556,18 @@ def ray_select(images, t, ch, scale, bases, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, 
                 X[j] = o[j] + hi * d[j]
             u1, v1, z1 = _project(Ks[i], W2Cs[i], X)
             if z0 > 0 and z1 > 0:
-                span = max(span, math.sqrt((u1 - u0) ** 2 + (v1 - v0) ** 2))
-            else:
-                span = max(span, 4.0 * max(H, W))
-        D = int(min(2048, max(16, 3.0 * span / s)))
-        prev2 = -np.inf
-        prev = -np.inf
-        kbest = -1
+                sp = math.sqrt((u1 - u0) ** 2 + (v1 - v0) ** 2)
+                if sp > span:
+                    span, za, zb = sp, z0, z1
+        if span < 0:
+            span, za, zb = 4.0 * max(H, W), 1.0, 1.0
+        D = int(min(4096, max(16, 3.0 * span / s)))
+        qbest = -1
         sbest = -np.inf
         scores = np.empty(D)
         for q in range(D):
-            lam = lo + (hi - lo) * q / (D - 1)
+            f = q / (D - 1)
+            lam = lo + (hi - lo) * (f * za / (f * za + (1.0 - f) * zb))
             for j in range(3):
                 X[j] = o[j] + lam * d[j]
             sc = 0.0
@@ -564,14 +580,14 @@ def ray_select(images, t, ch, scale, bases, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, 
             scores[q] = sc
             if sc > sbest:
                 sbest = sc
-                kbest = q
-        _ = prev + prev2
-        lam = lo + (hi - lo) * kbest / (D - 1)
-        if 0 < kbest < D - 1:
-            y0, y1, y2 = scores[kbest - 1], scores[kbest], scores[kbest + 1]
+                qbest = q
+        f = qbest / (D - 1)
+        if 0 < qbest < D - 1:
+            y0, y1, y2 = scores[qbest - 1], scores[qbest], scores[qbest + 1]
             den = y0 - 2 * y1 + y2
             if den < 0:
-                lam += 0.5 * (y0 - y2) / den * (hi - lo) / (D - 1)
+                f += 0.5 * (y0 - y2) / den / (D - 1)
+        lam = lo + (hi - lo) * (f * za / (f * za + (1.0 - f) * zb))
         # the candidate's own fit strength breaks ties between equally consistent ones
         total = sbest + 1e-3 * math.log(cand_w[ref, k] / best_w)
         if total > best_score:

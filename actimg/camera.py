@@ -238,9 +238,10 @@ class CameraRig:
             ``pixels (V, ..., 2)`` as ``(u, v) = (column, row)`` with pixel centres at
             integer coordinates, and ``depth (V, ...)``: the camera-frame z in metres.
             Points with ``depth <= 0`` are behind the camera; their pixels are the
-            (meaningless) mirrored projection, so check ``depth``.
+            (meaningless) mirrored projection, so check ``depth``. NaN points give NaN
+            pixels and depths; inf is refused.
         """
-        p = as_float_array(points, "points", last=(3,))
+        p = as_float_array(points, "points", last=(3,), allow_nan=True)
         K, E, T = self._frame_arrays(p, "points")
         W = _invert_rigid(E)  # (V, T', 4, 4)
         V = self.n_views

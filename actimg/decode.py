@@ -130,13 +130,12 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     cand_w = np.empty((N, 3, K_))
     cand_amp = np.empty((N, 3, K_))
     floors = np.empty(N)
-    b = max(2, int(round(s / 4)))
+    step = max(1, int(round(s / 6)))  # scan grid: sigma is ~6 samples
+    b = 2 * step
     hi = (1.0 - 0.5 / 255.0) if scale < 1.0 else 1.0 - 1e-6
     # scan every row only at small sizes; fit on every pixel only when blobs are small
-    step = max(1, int(round(s / 12)))
     fit_step = max(1, int(round(s / 12)))
-    acc_dtype = np.int32 if scale < 1.0 else np.float64
-    run_chunks(_k.detect_many, N, imgs.reshape(N, H, W, 3), scale, float(s), b, step, acc_dtype, fit_step, hi,
+    run_chunks(_k.detect_many, N, imgs.reshape(N, H, W, 3), scale, float(s), b, step, fit_step, hi,
                cand_uv, cand_w, cand_amp, floors, min_items=1)
     cand_uv = cand_uv.reshape(V, T, 3, K_, 2)
     cand_w = cand_w.reshape(V, T, 3, K_)
@@ -202,7 +201,7 @@ def _assemble(rig: CameraRig, spec: ActionImageSpec, shape: tuple[int, ...], R: 
     R = R.copy()
     R[~ok] = np.nan
     # reprojection error of the decoded triad in every view that detected the point
-    proj, depth = rig.project(pts if rig.n_frames is not None else pts)
+    proj, _ = rig.project(pts)
     proj = proj.reshape(V, T, 3, 2)
     err = np.linalg.norm(proj - det, axis=-1)  # (V, T, 3)
     err = np.where(np.isnan(det).any(axis=-1), np.nan, err)
