@@ -1,6 +1,6 @@
 """actimg: robot actions as multi-view RGB action images, and back."""
 from .camera import CameraRig, look_at
-from .encode import encode, project_actions
+from .encoder import encode, project_actions
 from .rotations import (action_points, actions_from_poses, closest_rotation, euler_to_matrix,
                         matrix_to_euler, matrix_to_quat, poses_from_actions, quat_to_matrix,
                         rotation_angle_deg, rotation_from_axes)
@@ -14,7 +14,7 @@ __all__ = [
     "matrix_to_quat", "poses_from_actions", "project_actions", "quat_to_matrix", "rotation_angle_deg",
     "rotation_from_axes", "triangulate", "warmup",
 ]
-from .decode import METHODS, DecodeResult, decode
-from .triangulate import triangulate
+from .decoder import METHODS, DecodeResult, decode
+from .triangulation import triangulate
 from ._warmup import warmup
 from .scenes import default_scene

@@ -11,7 +11,7 @@ from ._parallel import run_chunks
 from .camera import CameraRig
 from .rotations import matrix_to_euler
 from .spec import ActionImageSpec
-from .triangulate import _frame_cameras
+from .triangulation import _frame_cameras
 
 __all__ = ["decode", "DecodeResult", "METHODS"]
 
@@ -130,12 +130,14 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     cand_w = np.empty((N, 3, K_))
     cand_amp = np.empty((N, 3, K_))
     floors = np.empty(N)
-    step = max(1, int(round(s / 6)))  # scan grid: sigma is ~6 samples
-    b = 2 * step
+    # scan blocks: ~sigma/3 wide, twice as tall (fewer block rows to reduce)
+    bw = max(1, int(round(s / 3)))
+    bh = 2 * bw
+    acc_dtype = np.uint16 if scale < 1.0 and bh * 255 < 65536 else np.float64
     hi = (1.0 - 0.5 / 255.0) if scale < 1.0 else 1.0 - 1e-6
-    # scan every row only at small sizes; fit on every pixel only when blobs are small
+    # fit on every pixel only when blobs are small
     fit_step = max(1, int(round(s / 12)))
-    run_chunks(_k.detect_many, N, imgs.reshape(N, H, W, 3), scale, float(s), b, step, fit_step, hi,
+    run_chunks(_k.detect_many, N, imgs.reshape(N, H, W, 3), scale, float(s), bh, bw, acc_dtype, fit_step, hi,
                cand_uv, cand_w, cand_amp, floors, min_items=1)
     cand_uv = cand_uv.reshape(V, T, 3, K_, 2)
     cand_w = cand_w.reshape(V, T, 3, K_)
