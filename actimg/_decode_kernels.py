@@ -17,7 +17,7 @@ MAX_CANDIDATES = 4
 
 # --------------------------------------------------------------------------- scan
 @njit(cache=True, nogil=True)
-def block_means(img, bh, bw, scale, bm, acc):
+def block_means(img, bh, bw, hstep, scale, bm, acc):
     """Mean of each ``bh x bw`` block per channel: ``img (H, W, 3)`` -> ``bm (Hb, Wb, 3)`` in [0, 1].
 
     Every pixel is read, row after row (sequential reads are the fastest way through
@@ -39,15 +39,19 @@ def block_means(img, bh, bw, scale, bm, acc):
         for cb in range(Wb):
             c0 = cb * bw
             c1 = min(W, c0 + bw)
-            # integer sums for uint8 images (short dependency chains); float otherwise
+            # integer sums for uint8 images (short dependency chains); float otherwise.
+            # Every hstep-th column of the block: the rows are already summed, so the
+            # estimate still averages bh * bw / hstep pixels
             s0 = 0
             s1 = 0
             s2 = 0
-            for c in range(c0, c1):
+            nc = 0
+            for c in range(c0 + (c1 - c0 - 1) % hstep // 2, c1, hstep):
                 s0 += acc[3 * c]
                 s1 += acc[3 * c + 1]
                 s2 += acc[3 * c + 2]
-            f = scale / ((r1 - r0) * (c1 - c0))
+                nc += 1
+            f = scale / ((r1 - r0) * nc)
             bm[rb, cb, 0] = s0 * f
             bm[rb, cb, 1] = s1 * f
             bm[rb, cb, 2] = s2 * f
@@ -386,7 +390,7 @@ def detect_many(images, scale, s, bh, bw, acc_dtype, fit_step, hi, cand_uv, cand
     q = 0.5 / 255.0  # one quantisation step, a lower bound on per-pixel noise
     for n in range(start, stop):
         img = images[n]
-        block_means(img, bh, bw, scale, bm, acc)
+        block_means(img, bh, bw, max(1, bw // 3), scale, bm, acc)
         # the B background is the floor (open) or 0 (closed): the blob covers < 1/4 of it
         fl = np.median(bm[:, :, 2])
         floors[n] = fl
@@ -480,7 +484,8 @@ def ray_select(images, t, ch, scale, bases, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, 
     For each candidate of the most certain view, candidate depths along its ray are
     sampled over the range where the ray is seen by the other views (frustum overlap,
     image grown by 3 sigma), each scored by the other views' heatmaps (sum of log
-    intensities), the best refined by a parabola; the 3D point so found selects in
+    intensities; where a fitted blob predicts more than the pixels show, e.g. a blob
+    centred just outside the image, its model counts), the best refined by a parabola; the 3D point so found selects in
     every view the candidate nearest to its projection (within 1.5 sigma).
 
     images ``(V, T, H, W, 3)``; bases ``(V,)`` background of the channel per view;
@@ -511,6 +516,7 @@ def ray_select(images, t, ch, scale, bases, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, 
     best_k = -1
     eps = 1e-3
     margin = 3.0 * s
+    inv2s2 = 1.0 / (2.0 * s * s)
     for k in range(Kc):
         if not (cand_w[ref, k] > 0.0):
             continue
@@ -572,7 +578,15 @@ def ray_select(images, t, ch, scale, bases, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, 
                 if i == ref or not (cand_w[i, 0] > 0.0):
                     continue
                 pu, pv, z = _project(Ks[i], W2Cs[i], X)
-                h = _bilinear(images[i, t], ch, scale, bases[i], pu, pv) if z > 0 else 0.0
+                h = 0.0
+                if z > 0:
+                    # the heatmap, and its model from the fitted blobs: the model also
+                    # covers blobs whose centre lies outside the image
+                    h = _bilinear(images[i, t], ch, scale, bases[i], pu, pv)
+                    for kk in range(Kc):
+                        if cand_w[i, kk] > 0.0:
+                            d2 = (cand_uv[i, kk, 0] - pu) ** 2 + (cand_uv[i, kk, 1] - pv) ** 2
+                            h = max(h, math.exp(-d2 * inv2s2))
                 sc += math.log(eps + h)
             scores[q] = sc
             if sc > sbest:

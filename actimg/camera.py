@@ -41,7 +41,7 @@ def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray = (0.0, 0.0, 1.0
     z = target - eye
     z = z / np.linalg.norm(z, axis=-1, keepdims=True)
     upv = np.broadcast_to(np.asarray(up, dtype=np.float64), z.shape)
-    x = np.cross(z, -upv)
+    x = np.cross(z, upv)  # right = forward x up, so that image y (down) is -up
     nx = np.linalg.norm(x, axis=-1, keepdims=True)
     if (nx < 1e-9).any():
         raise ValueError("look_at: viewing direction is parallel to 'up'")
@@ -251,12 +251,13 @@ class CameraRig:
             flat = p.reshape(1, -1, 3)
         cam = np.einsum("vtij,tmj->vtmi", W[..., :3, :3], flat) + W[:, :, None, :3, 3]
         z = cam[..., 2]
+        Kb = K[:, :, None]
+        # depth 0 gives inf/NaN pixels, by design: no warnings for them
         with np.errstate(divide="ignore", invalid="ignore"):
             x = cam[..., 0] / z
             y = cam[..., 1] / z
-        Kb = K[:, :, None]
-        u = Kb[..., 0, 0] * x + Kb[..., 0, 1] * y + Kb[..., 0, 2]
-        v = Kb[..., 1, 1] * y + Kb[..., 1, 2]
+            u = Kb[..., 0, 0] * x + Kb[..., 0, 1] * y + Kb[..., 0, 2]
+            v = Kb[..., 1, 1] * y + Kb[..., 1, 2]
         pix = np.stack([u, v], axis=-1).reshape((V,) + p.shape[:-1] + (2,))
         return pix, z.reshape((V,) + p.shape[:-1])
 

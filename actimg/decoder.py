@@ -85,10 +85,13 @@ def _check_images(images: object, rig: CameraRig) -> tuple[np.ndarray, float]:
     if scale == 1.0:
         if not np.isfinite(images).all():
             raise ValueError("images contain NaN or inf")
-        mx = float(images.max())
+        mx, mn = float(images.max()), float(images.min())
         if mx > 1.5:
             raise ValueError(f"float images must be in [0, 1] (max is {mx:g}); 0..255 data must be uint8 "
                              "or divided by 255")
+        if mn < -0.5:
+            raise ValueError(f"float images must be in [0, 1] (min is {mn:g}); a video model's [-1, 1] output "
+                             "must be mapped with (x + 1) / 2 first")
     return np.ascontiguousarray(images), scale
 
 
@@ -136,7 +139,7 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     acc_dtype = np.uint16 if scale < 1.0 and bh * 255 < 65536 else np.float64
     hi = (1.0 - 0.5 / 255.0) if scale < 1.0 else 1.0 - 1e-6
     # fit on every pixel only when blobs are small
-    fit_step = max(1, int(round(s / 12)))
+    fit_step = max(1, int(round(s / 9)))
     run_chunks(_k.detect_many, N, imgs.reshape(N, H, W, 3), scale, float(s), bh, bw, acc_dtype, fit_step, hi,
                cand_uv, cand_w, cand_amp, floors, min_items=1)
     cand_uv = cand_uv.reshape(V, T, 3, K_, 2)

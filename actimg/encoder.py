@@ -53,8 +53,10 @@ def encode(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = N
 
     Raises:
         ValueError: bad shapes or non-finite actions, a frame count that differs from a
-            per-frame rig's, a bad ``out``, or a point behind every camera (almost always
-            a convention error: world2cam passed as cam2world, or OpenGL axes).
+            per-frame rig's, a bad ``out``, or a frame whose three points are all behind
+            every camera (almost always a convention error: world2cam passed as
+            cam2world, or OpenGL axes; a single point behind a camera is simply not
+            drawn there).
     """
     spec = spec or ActionImageSpec()
     dt = np.dtype(dtype)
@@ -64,11 +66,13 @@ def encode(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = N
         raise TypeError(f"rig must be a CameraRig, got {type(rig).__name__}")
     a = as_float_array(actions, "actions", last=(7,), ndim=(2,))
     pix, depth = project_actions(a, rig, spec)
-    behind_all = (depth <= 0).all(axis=0)  # (T, 3)
-    if behind_all.any():
-        t, p = (int(i) for i in np.argwhere(behind_all)[0])
-        raise ValueError(f"frame {t}: point {'PNU'[p]} is behind every camera (depth <= 0 in all "
-                         f"{rig.n_views} views); are the extrinsics camera-to-world with OpenCV axes?")
+    # a frame whose three points are all behind every camera cannot be drawn at all:
+    # almost always a convention error (world2cam given as cam2world, OpenGL axes)
+    behind_all = (depth <= 0).all(axis=(0, 2))  # (T,)
+    if spec.behind_camera == "skip" and behind_all.any():
+        t = int(np.argmax(behind_all))
+        raise ValueError(f"frame {t}: P, N and U are behind every camera (depth <= 0 in all {rig.n_views} "
+                         "views); are the extrinsics camera-to-world with OpenCV axes?")
     V, T = pix.shape[:2]
     H, W = rig.height, rig.width
     shape = (V, T, H, W, 3)

@@ -21,11 +21,13 @@ looks at:
 * :func:`action_images` -- ``(rig, actions, images)`` rendered with :func:`actimg.encode`.
 
 All strategies are cheap (no rejection sampling that could trip hypothesis' health
-checks): scenes are *constructed* to be visible rather than filtered.
+checks): scenes are *constructed* to be visible rather than filtered. Cameras come from
+:func:`actimg.look_at` followed by a random roll about the optical axis, so nothing here
+depends on which way ``look_at`` turns the image.
 
 Example::
 
-    from hypothesis import given, settings
+    from hypothesis import given, settings, strategies as st
     from actimg.testing import scenes
 
     @settings(max_examples=20, deadline=None)
@@ -37,6 +39,8 @@ Example::
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 from typing import Any
 
@@ -46,7 +50,7 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from .camera import CameraRig, look_at
-from .encode import encode, project_actions
+from .encoder import encode, project_actions
 from .rotations import action_points, matrix_to_euler, quat_to_matrix
 from .spec import ActionImageSpec
 
@@ -81,6 +85,26 @@ def _unit(lo: float = 0.0, hi: float = 1.0) -> SearchStrategy[float]:
     return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
 
 
+def _choices(**allowed: tuple[str, ...]) -> Any:
+    """Check string options when the strategy is *built* (not when it is drawn from)."""
+
+    def deco(factory: Any) -> Any:
+        sig = inspect.signature(factory)
+
+        @functools.wraps(factory)
+        def checked(*args: Any, **kwargs: Any) -> SearchStrategy:
+            bound = sig.bind(*args, **kwargs)
+            bound.apply_defaults()
+            for name, options in allowed.items():
+                if bound.arguments[name] not in options:
+                    raise ValueError(f"{name} must be one of {options}, got {bound.arguments[name]!r}")
+            return factory(*args, **kwargs)
+
+        return checked
+
+    return deco
+
+
 # --------------------------------------------------------------------------- sizes
 def image_sizes(min_side: int = 128, max_side: int = 1024) -> SearchStrategy[tuple[int, int]]:
     """Image sizes ``(H, W)`` in pixels with ``min_side <= H, W <= max_side``.
@@ -96,6 +120,7 @@ def image_sizes(min_side: int = 128, max_side: int = 1024) -> SearchStrategy[tup
 
 
 # ----------------------------------------------------------------------- rotations
+@_choices(order=("xyzw", "wxyz"))
 @st.composite
 def unit_quaternions(draw: Any, order: str = "xyzw") -> np.ndarray:
     """One uniformly distributed unit quaternion ``(4,)`` in ``order`` (``"xyzw"``/``"wxyz"``).
@@ -108,8 +133,6 @@ def unit_quaternions(draw: Any, order: str = "xyzw") -> np.ndarray:
     x, y = a * math.sin(2 * math.pi * u2), a * math.cos(2 * math.pi * u2)
     z, w = b * math.sin(2 * math.pi * u3), b * math.cos(2 * math.pi * u3)
     q = np.array([x, y, z, w] if order == "xyzw" else [w, x, y, z])
-    if order not in ("xyzw", "wxyz"):
-        raise ValueError(f"order must be 'xyzw' or 'wxyz', got {order!r}")
     return -q if draw(st.booleans()) else q
 
 
@@ -131,6 +154,7 @@ def _direction(azimuth: float, elevation: float) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- rigs
+@_choices(baseline=_BASELINES)
 @st.composite
 def rigs(draw: Any, n_views: Any = st.integers(2, 6), sizes: Any = None, per_frame: Any = st.booleans(),
          n_frames: Any = st.integers(1, 6), baseline: str = "any",
@@ -161,8 +185,6 @@ def rigs(draw: Any, n_views: Any = st.integers(2, 6), sizes: Any = None, per_fra
     side, ``fy = fx * (1 +- 3 %)``, no skew, and a principal point within 2 % of the
     image size of ``((W - 1) / 2, (H - 1) / 2)``.
     """
-    if baseline not in _BASELINES:
-        raise ValueError(f"baseline must be one of {_BASELINES}, got {baseline!r}")
     V = draw(_strategy(n_views))
     H, W = draw(_strategy(sizes if sizes is not None else image_sizes()))
     moving = draw(_strategy(per_frame))
@@ -230,6 +252,7 @@ def rigs(draw: Any, n_views: Any = st.integers(2, 6), sizes: Any = None, per_fra
 
 
 # ------------------------------------------------------------------------- actions
+@_choices(openness=_OPENNESS)
 @st.composite
 def reachable_actions(draw: Any, n_frames: Any = st.integers(1, 6),
                       center: tuple[float, float, float] = WORKSPACE_CENTER,
@@ -247,8 +270,6 @@ def reachable_actions(draw: Any, n_frames: Any = st.integers(1, 6),
     Orientations are uniformly random rotations (any roll, pitch, yaw), as Euler angles
     in radians in scipy's ranges.
     """
-    if openness not in _OPENNESS:
-        raise ValueError(f"openness must be one of {_OPENNESS}, got {openness!r}")
     spec = spec or ActionImageSpec()
     T = draw(_strategy(n_frames))
     mode = draw(st.sampled_from(["binary", "uniform"])) if openness == "any" else openness
@@ -280,7 +301,6 @@ def _frame_ok(rig: CameraRig, actions: np.ndarray, spec: ActionImageSpec, min_vi
     vis = _visible(pix, depth, rig.height, rig.width)  # (V, T, 3)
     ok = (depth > 0.05).all(axis=(0, 2)) & (vis.sum(axis=0) >= min_views).all(axis=1)
     if min_angle_deg > 0:
-
         pts = action_points(actions, spec)  # (T, 3, 3)
         _, E = rig.broadcast(actions.shape[0])
         ray = pts[None] - E[:, :, None, :3, 3]  # (V, T, 3, 3)
@@ -296,6 +316,7 @@ _MIN_ANGLE = {"any": 12.0, "wide": 25.0, "narrow": 4.0}
 
 
 # -------------------------------------------------------------------------- scenes
+@_choices(baseline=_BASELINES, openness=_OPENNESS)
 @st.composite
 def scenes(draw: Any, n_views: Any = st.integers(2, 6), sizes: Any = None, per_frame: Any = st.booleans(),
            n_frames: Any = st.integers(1, 6), baseline: str = "any", openness: str = "any",
@@ -310,7 +331,9 @@ def scenes(draw: Any, n_views: Any = st.integers(2, 6), sizes: Any = None, per_f
     the border of one view, so that view's blobs are cut by the image border or lie
     outside it. A frame that misses the visibility requirement is pulled towards the
     centre (where every camera sees the whole triad: that is what the field of view and
-    distances of :func:`rigs` guarantee), so no example is rejected.
+    distances of :func:`rigs` guarantee), so examples are constructed, not filtered;
+    only the rare triad that is still not triangulable at the centre (see
+    ``min_angle_deg``) is rejected with ``hypothesis.assume``.
 
     ``min_angle_deg`` (default 12, 25 and 4 degrees for the ``"any"``, ``"wide"`` and
     ``"narrow"`` baselines) also requires, for every point, two views that see it

@@ -1,0 +1,298 @@
+"""encode -> decode round trips: clean images give back the actions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.spatial.transform import Rotation
+
+import actimg
+from actimg import ActionImageSpec, CameraRig, DecodeResult
+from actimg.testing import WORKSPACE_CENTER, action_images, image_sizes
+
+SMALL = image_sizes(128, 512)
+LARGE = st.sampled_from([(1024, 1024), (768, 1024), (1024, 720)])
+
+
+def errors(result: DecodeResult, actions: np.ndarray, spec: ActionImageSpec | None = None):
+    """Per-frame position error (mm) and rotation error (degrees)."""
+    spec = spec or ActionImageSpec()
+    pos = np.linalg.norm(result.actions[:, :3] - actions[:, :3], axis=1) * 1000.0
+    R_true = actimg.euler_to_matrix(actions[:, 3:6], spec.euler)
+    R_dec = actimg.euler_to_matrix(np.nan_to_num(result.actions[:, 3:6]), spec.euler)
+    rot = np.where(np.isnan(result.actions[:, 3:6]).any(axis=1), np.nan, actimg.rotation_angle_deg(R_true, R_dec))
+    return pos, rot
+
+
+def assert_decodes(result: DecodeResult, actions: np.ndarray, spec: ActionImageSpec | None = None,
+                   max_mm: float = 1.0, max_deg: float = 1.0) -> None:
+    spec = spec or ActionImageSpec()
+    T = actions.shape[0]
+    assert isinstance(result, DecodeResult)
+    assert result.valid.shape == (T,) and result.valid.dtype == bool
+    assert result.valid.all(), f"frames {np.flatnonzero(~result.valid).tolist()} not decoded"
+    pos, rot = errors(result, actions, spec)
+    assert pos.max() < max_mm, f"position error {pos.max():.4f} mm (frame {pos.argmax()})"
+    assert rot.max() < max_deg, f"rotation error {rot.max():.4f} deg (frame {rot.argmax()})"
+    opened = (actions[:, 6] > spec.gripper_threshold).astype(np.float64)
+    assert np.array_equal(result.actions[:, 6], opened), (result.actions[:, 6], actions[:, 6])
+    assert np.array_equal(result.openness, opened)
+
+
+def assert_consistent(result: DecodeResult, V: int, T: int, spec: ActionImageSpec | None = None) -> None:
+    """The fields of a DecodeResult have the documented shapes and agree with each other."""
+    spec = spec or ActionImageSpec()
+    assert result.actions.shape == (T, 7)
+    assert result.positions.shape == (T, 3)
+    assert result.rotations.shape == (T, 3, 3)
+    assert result.openness.shape == (T,)
+    assert result.confidence.shape == (T,)
+    assert result.reprojection_error.shape == (T, V, 3)
+    assert result.detections.shape == (V, T, 3, 2)
+    assert result.detection_weight.shape == (V, T, 3)
+    assert result.points.shape == (T, 3, 3)
+    assert result.gripper_floor.shape == (V, T)
+    ok = result.valid
+    assert ((result.confidence >= 0) & (result.confidence <= 1)).all()
+    assert (result.confidence[~ok] == 0).all()
+    assert np.isnan(result.actions[~ok]).all()
+    assert np.isfinite(result.actions[ok]).all()
+    np.testing.assert_allclose(result.actions[ok, :3], result.positions[ok], atol=1e-12)
+    np.testing.assert_allclose(result.points[ok, 0], result.positions[ok], atol=1e-12)
+    if ok.any():
+        R = actimg.euler_to_matrix(result.actions[ok, 3:6], spec.euler)
+        np.testing.assert_allclose(R, result.rotations[ok], atol=1e-9)
+        np.testing.assert_allclose(result.points[ok], actimg.action_points(result.actions[ok], spec), atol=1e-9)
+
+
+# ------------------------------------------------------------------ property tests
+@settings(max_examples=40)
+@given(data=action_images(sizes=SMALL, n_views=st.integers(2, 6), n_frames=st.integers(1, 4)))
+def test_clean_uint8_roundtrip(data):
+    rig, actions, images = data
+    result = actimg.decode(images, rig)
+    assert_consistent(result, rig.n_views, actions.shape[0])
+    assert_decodes(result, actions)
+
+
+@settings(max_examples=6)
+@given(data=action_images(sizes=LARGE, n_views=st.integers(2, 3), n_frames=st.integers(1, 2)))
+def test_clean_uint8_roundtrip_large(data):
+    rig, actions, images = data
+    assert_decodes(actimg.decode(images, rig), actions)
+
+
+@settings(max_examples=15)
+@given(data=action_images(sizes=SMALL, dtype=np.float32, n_views=st.integers(2, 4), n_frames=st.integers(1, 3)))
+def test_clean_float32_roundtrip(data):
+    rig, actions, images = data
+    result = actimg.decode(images, rig)
+    assert_decodes(result, actions)
+    # float64 images decode too
+    assert_decodes(actimg.decode(images.astype(np.float64), rig), actions)
+
+
+@settings(max_examples=12)
+@given(data=action_images(sizes=SMALL, baseline="wide", per_frame=st.just(True), n_views=st.integers(2, 4),
+                          n_frames=st.integers(2, 5)))
+def test_roundtrip_moving_cameras_wide_baseline(data):
+    rig, actions, images = data
+    assert not rig.is_static
+    assert_decodes(actimg.decode(images, rig), actions)
+
+
+CUSTOM = ActionImageSpec(sigma_fraction=0.04, axis_length=0.08, euler="XYZ", pixel_origin="half",
+                         normal_axis=(0.0, 1.0, 0.0), up_axis=(0.0, 0.0, 1.0), gripper_floor=0.2)
+
+
+@settings(max_examples=10)
+@given(data=action_images(sizes=SMALL, spec=CUSTOM, n_views=st.integers(2, 4), n_frames=st.integers(1, 3)))
+def test_roundtrip_custom_spec(data):
+    rig, actions, images = data
+    result = actimg.decode(images, rig, CUSTOM)
+    assert_consistent(result, rig.n_views, actions.shape[0], CUSTOM)
+    assert_decodes(result, actions, CUSTOM)
+
+
+# ------------------------------------------------------------- fixed seeded batch
+def _seeded_rig(rng: np.random.Generator, H: int, W: int, V: int) -> CameraRig:
+    c = np.asarray(WORKSPACE_CENTER)
+    az0 = rng.uniform(0, 2 * np.pi)
+    eyes = []
+    for i in range(V):
+        az = az0 + 2 * np.pi * i / V + rng.uniform(-0.3, 0.3)
+        el = rng.uniform(0.2, 0.8)
+        d = rng.uniform(0.7, 1.4)
+        eyes.append(c + d * np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)]))
+    E = actimg.look_at(np.array(eyes), c)
+    K = np.zeros((V, 3, 3))
+    for i in range(V):
+        f = 0.5 * min(H, W) / np.tan(np.radians(rng.uniform(45, 70)) / 2)
+        K[i] = [[f, 0, (W - 1) / 2 + rng.uniform(-3, 3)], [0, f, (H - 1) / 2 + rng.uniform(-3, 3)], [0, 0, 1]]
+    return CameraRig(K, E, H, W)
+
+
+def _seeded_actions(rng: np.random.Generator, T: int) -> np.ndarray:
+    a = np.empty((T, 7))
+    a[:, :3] = np.asarray(WORKSPACE_CENTER) + rng.uniform(-0.08, 0.08, size=(T, 3))
+    a[:, 3:6] = Rotation.random(T, random_state=rng).as_euler("xyz")
+    a[:, 6] = rng.integers(0, 2, size=T)
+    return a
+
+
+BATCHES = [((256, 256), 2), ((256, 320), 3), ((512, 512), 4), ((768, 1024), 2)]
+
+
+def test_seeded_batch_accuracy_at_256px_and_above():
+    """40 fixed frames (10 per rig, 256..1024 px, 2..4 views, every point in every view)."""
+    rng = np.random.default_rng(20240406)
+    pos_all, rot_all = [], []
+    for (H, W), V in BATCHES:
+        rig = _seeded_rig(rng, H, W, V)
+        actions = _seeded_actions(rng, 10)
+        pix, depth = actimg.project_actions(actions, rig)
+        assert (depth > 0).all()
+        assert ((pix >= 0) & (pix <= [W - 1, H - 1])).all(), "batch must be fully visible"
+        result = actimg.decode(actimg.encode(actions, rig), rig)
+        assert_decodes(result, actions)
+        pos, rot = errors(result, actions)
+        pos_all.append(pos)
+        rot_all.append(rot)
+    pos, rot = np.concatenate(pos_all), np.concatenate(rot_all)
+    assert pos.size == 40
+    assert np.median(pos) < 0.05, f"median position error {np.median(pos):.4f} mm"
+    assert pos.max() < 0.2, f"worst position error {pos.max():.4f} mm"
+    assert rot.max() < 0.2, f"worst rotation error {rot.max():.4f} deg"
+
+
+# ------------------------------------------------------------------ invalid frames
+def _rig2(H=192, W=256, V=2):
+    c = np.asarray(WORKSPACE_CENTER)
+    eyes = np.array([c + [1.0, 0.2, 0.5], c + [0.1, 1.0, 0.6], c + [-0.8, -0.3, 0.7]])[:V]
+    f = 0.6 * W
+    K = np.array([[f, 0, (W - 1) / 2], [0, f, (H - 1) / 2], [0, 0, 1]])
+    return CameraRig(np.repeat(K[None], V, axis=0), actimg.look_at(eyes, c), H, W)
+
+
+def _actions(T=3):
+    rng = np.random.default_rng(7)
+    return _seeded_actions(rng, T)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+@pytest.mark.parametrize("background", ["black", "open floor"])
+def test_blank_images_are_invalid_with_nan_actions(dtype, background):
+    rig = _rig2()
+    images = np.zeros((2, 3, 192, 256, 3), dtype=dtype)
+    if background == "open floor":
+        images[..., 2] = 64 if dtype == np.uint8 else 0.25
+    result = actimg.decode(images, rig)
+    assert_consistent(result, 2, 3)
+    assert not result.valid.any()
+    assert np.isnan(result.actions).all()
+    assert np.isnan(result.positions).all() and np.isnan(result.rotations).all()
+    assert (result.confidence == 0).all()
+
+
+def test_frame_with_one_view_zeroed_is_invalid_others_decode():
+    rig = _rig2()
+    actions = _actions(3)
+    images = actimg.encode(actions, rig)
+    images[1, 1] = 0  # frame 1 is only seen by view 0
+    result = actimg.decode(images, rig)
+    assert_consistent(result, 2, 3)
+    assert result.valid.tolist() == [True, False, True]
+    assert np.isnan(result.actions[1]).all()
+    keep = [0, 2]
+    pos, rot = errors(result, actions)
+    assert pos[keep].max() < 1.0 and rot[keep].max() < 1.0
+
+
+def test_point_seen_by_one_view_only_is_invalid():
+    """Only one channel of one view is blanked: that point is seen by one view."""
+    rig = _rig2(V=3)
+    actions = _actions(2)
+    images = actimg.encode(actions, rig)
+    images[0, 0, ..., 1] = 0  # N of frame 0 gone from view 0 ...
+    images[2, 0, ..., 1] = 0  # ... and from view 2: only view 1 sees it
+    result = actimg.decode(images, rig)
+    assert result.valid.tolist() == [False, True]
+    assert np.isnan(result.actions[0]).all()
+    # one view lost out of three still decodes
+    images = actimg.encode(actions, rig)
+    images[1, :] = 0
+    assert_decodes(actimg.decode(images, rig), actions)
+
+
+def _case_489x435():
+    c = np.asarray(WORKSPACE_CENTER)
+    eyes = np.array([[1.2925, -0.3901, 0.0135], [1.0705, 0.7797, 0.113], [-0.6946, 0.8035, -0.0747]])
+    rolls = np.radians([24.0, -20.25, 0.0])
+    E = actimg.look_at(eyes, c)
+    E[:, :3, :3] = E[:, :3, :3] @ actimg.euler_to_matrix(np.stack([0 * rolls, 0 * rolls, rolls], axis=1))
+    K = np.array([[[356.67, 0, 217.0], [0, 363.41, 244.01], [0, 0, 1]],
+                  [[324.59, 0, 217.0], [0, 333.79, 235.73], [0, 0, 1]],
+                  [[310.62, 0, 221.3], [0, 316.85, 244.0], [0, 0, 1]]])
+    actions = np.array([[0.6581, 0.3854, -0.1517, 3.1416, 0.0, -0.1666, 0.0]])
+    # view 0: P on the left border (u = -0.03), N 35 px (1.6 sigma) outside, U inside
+    return CameraRig(K, E, 489, 435), actions, [1, 2]
+
+
+def _case_128():
+    E = np.array([[[0.921313, 0.066663, 0.383065, -0.098539], [0.376729, -0.396844, -0.837013, 1.307832],
+                   [0.096219, 0.915462, -0.390731, 0.810517], [0, 0, 0, 1]],
+                  [[0.094255, 0, 0.995548, -0.495548], [0.995548, 0, -0.094255, 0.094255], [0, 1, 0, 0.2], [0, 0, 0, 1]],
+                  [[0, 0, -1, 1.5], [-1, 0, 0, 0], [0, 1, 0, 0.2], [0, 0, 0, 1]]])
+    E[:, :3, :3] = actimg.closest_rotation(E[:, :3, :3])
+    K = np.array([[[96.69, 0, 65.5], [0, 96.69, 63.5], [0, 0, 1]], [[175.84, 0, 63.5], [0, 175.84, 63.5], [0, 0, 1]],
+                  [[137.25, 0, 63.5], [0, 137.25, 63.5], [0, 0, 1]]])
+    actions = np.array([[0.9358, 0.2946, 0.296, np.pi, 0.0, np.pi, 0.0]])
+    # view 2: P and U 8 px (1.3 sigma) left of the image, N inside at u = 2.6
+    return CameraRig(K, E, 128, 128), actions, [0, 1]
+
+
+@pytest.mark.parametrize("case", [_case_489x435, _case_128], ids=["489x435", "128x128"])
+def test_extra_view_with_point_just_outside_its_border_does_not_break_decoding(case):
+    """Regression (found by test_clean_uint8_roundtrip / test_roundtrip_custom_spec): two
+    views see every point and decode alone to ~0.01 mm; adding a third view in which a
+    point lies just outside the image (its Gaussian tail is visible) must not make the
+    frame undecodable."""
+    rig, actions, good = case()
+    pix, depth = actimg.project_actions(actions, rig)
+    assert (depth > 0).all()
+    inside = ((pix >= 0) & (pix <= [rig.width - 1, rig.height - 1])).all(axis=-1)[:, 0]  # (V, 3)
+    assert inside[good].all() and not inside.all()
+    two = rig.with_views(good)
+    assert_decodes(actimg.decode(actimg.encode(actions, two), two), actions)
+    assert_decodes(actimg.decode(actimg.encode(actions, rig), rig), actions)
+
+
+# ------------------------------------------------------------------ published method
+def test_published_method_runs_and_returns_a_decode_result():
+    rig = _rig2(256, 256, V=3)
+    actions = _actions(4)
+    images = actimg.encode(actions, rig)
+    result = actimg.decode(images, rig, method="published")
+    assert isinstance(result, DecodeResult)
+    assert result.method == "published"
+    assert result.actions.shape == (4, 7) and result.positions.shape == (4, 3)
+    assert result.rotations.shape == (4, 3, 3) and result.valid.shape == (4,)
+    assert result.valid.all() and np.isfinite(result.actions).all()
+    # the baseline is coarse (tens of mm) but in the right place
+    err = np.linalg.norm(result.positions - actions[:, :3], axis=1)
+    assert err.max() < 0.15, err
+    # its options pass through
+    fine = actimg.decode(images, rig, method="published", near=0.5, far=2.0, num_depth_samples=512)
+    assert isinstance(fine, DecodeResult) and fine.actions.shape == (4, 7)
+    assert actimg.decode(images, rig).method == "actimg"
+
+
+def test_decode_does_not_modify_images():
+    rig = _rig2()
+    images = actimg.encode(_actions(2), rig)
+    before = images.copy()
+    actimg.decode(images, rig)
+    actimg.decode(images, rig, method="published")
+    assert np.array_equal(images, before)
