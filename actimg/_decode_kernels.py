@@ -481,7 +481,7 @@ def ray_select(images, t, ch, scale, bases, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, 
     """Pick, for one frame and one point, the detection of each view that is consistent
     across views, by sampling depths along rays.
 
-    For each candidate of the most certain view, candidate depths along its ray are
+    For each candidate of each view, candidate depths along its ray are
     sampled over the range where the ray is seen by the other views (frustum overlap,
     image grown by 3 sigma), each scored by the other views' heatmaps (sum of log
     intensities; where a fitted blob predicts more than the pixels show, e.g. a blob
@@ -500,13 +500,10 @@ def ray_select(images, t, ch, scale, bases, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, 
         sel_uv[i, 0] = np.nan
         sel_uv[i, 1] = np.nan
         sel_w[i] = 0.0
-    ref = -1
     best_w = 0.0
     for i in range(V):
-        if cand_w[i, 0] > best_w:
-            best_w = cand_w[i, 0]
-            ref = i
-    if ref < 0:
+        best_w = max(best_w, cand_w[i, 0])
+    if not (best_w > 0.0):
         return -np.inf
     o = np.empty(3)
     d = np.empty(3)
@@ -514,106 +511,124 @@ def ray_select(images, t, ch, scale, bases, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, 
     best_score = -np.inf
     best_X = np.full(3, np.nan)
     best_k = -1
+    best_ref = -1
     eps = 1e-3
     margin = 3.0 * s
     inv2s2 = 1.0 / (2.0 * s * s)
-    for k in range(Kc):
-        if not (cand_w[ref, k] > 0.0):
+    # every view takes its turn as the reference: a view whose only candidate is a
+    # ghost (or whose true blob is missing) cannot mislead the others
+    for ref in range(V):
+        if not (cand_w[ref, 0] > 0.0):
             continue
-        K = Ks[ref]
-        yv = (cand_uv[ref, k, 1] - K[1, 2]) / K[1, 1]
-        xv = (cand_uv[ref, k, 0] - K[0, 2] - K[0, 1] * yv) / K[0, 0]
-        for j in range(3):
-            o[j] = C2Ws[ref, j, 3]
-            d[j] = C2Ws[ref, j, 0] * xv + C2Ws[ref, j, 1] * yv + C2Ws[ref, j, 2]
-        lo, hi = 1e-3, 1e6
-        ulo, uhi = np.inf, -np.inf
-        n_other = 0
-        for i in range(V):
-            if i == ref or not (cand_w[i, 0] > 0.0):
+        for k in range(Kc):
+            if not (cand_w[ref, k] > 0.0):
                 continue
-            a, bb = _ray_interval(Ks[i], W2Cs[i], o, d, H, W, margin, 1e-3, 1e6)
-            if a <= bb:
-                n_other += 1
-                lo = max(lo, a)
-                hi = min(hi, bb)
-                ulo = min(ulo, a)
-                uhi = max(uhi, bb)
-        if n_other == 0:
-            continue
-        if lo > hi:  # the views' frusta do not overlap on this ray: search their union
-            lo, hi = ulo, uhi
-        # sample uniformly along the epipolar segment of the other view where it is
-        # longest (so consecutive samples move < sigma/3 there): a point at fraction f
-        # of that segment is at fraction g = f z0 / (f z0 + (1 - f) z1) of the 3D segment
-        span = -1.0
-        za = 1.0
-        zb = 1.0
-        for i in range(V):
-            if i == ref or not (cand_w[i, 0] > 0.0):
-                continue
+            K = Ks[ref]
+            yv = (cand_uv[ref, k, 1] - K[1, 2]) / K[1, 1]
+            xv = (cand_uv[ref, k, 0] - K[0, 2] - K[0, 1] * yv) / K[0, 0]
             for j in range(3):
-                X[j] = o[j] + lo * d[j]
-            u0, v0, z0 = _project(Ks[i], W2Cs[i], X)
-            for j in range(3):
-                X[j] = o[j] + hi * d[j]
-            u1, v1, z1 = _project(Ks[i], W2Cs[i], X)
-            if z0 > 0 and z1 > 0:
-                sp = math.sqrt((u1 - u0) ** 2 + (v1 - v0) ** 2)
-                if sp > span:
-                    span, za, zb = sp, z0, z1
-        if span < 0:
-            span, za, zb = 4.0 * max(H, W), 1.0, 1.0
-        D = int(min(4096, max(16, 3.0 * span / s)))
-        qbest = -1
-        sbest = -np.inf
-        scores = np.empty(D)
-        for q in range(D):
-            f = q / (D - 1)
-            lam = lo + (hi - lo) * (f * za / (f * za + (1.0 - f) * zb))
-            for j in range(3):
-                X[j] = o[j] + lam * d[j]
-            sc = 0.0
+                o[j] = C2Ws[ref, j, 3]
+                d[j] = C2Ws[ref, j, 0] * xv + C2Ws[ref, j, 1] * yv + C2Ws[ref, j, 2]
+            lo, hi = 1e-3, 1e6
+            ulo, uhi = np.inf, -np.inf
+            n_other = 0
             for i in range(V):
                 if i == ref or not (cand_w[i, 0] > 0.0):
                     continue
-                pu, pv, z = _project(Ks[i], W2Cs[i], X)
-                h = 0.0
-                if z > 0:
-                    # the heatmap, and its model from the fitted blobs: the model also
-                    # covers blobs whose centre lies outside the image
-                    h = _bilinear(images[i, t], ch, scale, bases[i], pu, pv)
-                    for kk in range(Kc):
-                        if cand_w[i, kk] > 0.0:
-                            d2 = (cand_uv[i, kk, 0] - pu) ** 2 + (cand_uv[i, kk, 1] - pv) ** 2
-                            h = max(h, math.exp(-d2 * inv2s2))
-                sc += math.log(eps + h)
-            scores[q] = sc
-            if sc > sbest:
-                sbest = sc
-                qbest = q
-        f = qbest / (D - 1)
-        if 0 < qbest < D - 1:
-            y0, y1, y2 = scores[qbest - 1], scores[qbest], scores[qbest + 1]
-            den = y0 - 2 * y1 + y2
-            if den < 0:
-                f += 0.5 * (y0 - y2) / den / (D - 1)
-        lam = lo + (hi - lo) * (f * za / (f * za + (1.0 - f) * zb))
-        # the candidate's own fit strength breaks ties between equally consistent ones
-        total = sbest + 1e-3 * math.log(cand_w[ref, k] / best_w)
-        if total > best_score:
-            best_score = total
-            best_k = k
-            for j in range(3):
-                best_X[j] = o[j] + lam * d[j]
+                a, bb = _ray_interval(Ks[i], W2Cs[i], o, d, H, W, margin, 1e-3, 1e6)
+                if a <= bb:
+                    n_other += 1
+                    lo = max(lo, a)
+                    hi = min(hi, bb)
+                    ulo = min(ulo, a)
+                    uhi = max(uhi, bb)
+            if n_other == 0:
+                continue
+            if lo > hi:  # the views' frusta do not overlap on this ray: search their union
+                lo, hi = ulo, uhi
+            # sample uniformly along the epipolar segment of the other view where it is
+            # longest (so consecutive samples move < sigma/3 there): a point at fraction f
+            # of that segment is at fraction g = f z0 / (f z0 + (1 - f) z1) of the 3D segment
+            span = -1.0
+            za = 1.0
+            zb = 1.0
+            for i in range(V):
+                if i == ref or not (cand_w[i, 0] > 0.0):
+                    continue
+                for j in range(3):
+                    X[j] = o[j] + lo * d[j]
+                u0, v0, z0 = _project(Ks[i], W2Cs[i], X)
+                for j in range(3):
+                    X[j] = o[j] + hi * d[j]
+                u1, v1, z1 = _project(Ks[i], W2Cs[i], X)
+                if z0 > 0 and z1 > 0:
+                    sp = math.sqrt((u1 - u0) ** 2 + (v1 - v0) ** 2)
+                    if sp > span:
+                        span, za, zb = sp, z0, z1
+            if span < 0:
+                span, za, zb = 4.0 * max(H, W), 1.0, 1.0
+            D = int(min(4096, max(16, 3.0 * span / s)))
+            qbest = -1
+            sbest = -np.inf
+            scores = np.empty(D)
+            for q in range(D):
+                f = q / (D - 1)
+                lam = lo + (hi - lo) * (f * za / (f * za + (1.0 - f) * zb))
+                for j in range(3):
+                    X[j] = o[j] + lam * d[j]
+                sc = 0.0
+                for i in range(V):
+                    if i == ref or not (cand_w[i, 0] > 0.0):
+                        continue
+                    pu, pv, z = _project(Ks[i], W2Cs[i], X)
+                    h = 0.0
+                    if z > 0:
+                        # the heatmap, and its model from the fitted blobs: the model also
+                        # covers blobs whose centre lies outside the image
+                        h = _bilinear(images[i, t], ch, scale, bases[i], pu, pv)
+                        for kk in range(Kc):
+                            if cand_w[i, kk] > 0.0:
+                                d2 = (cand_uv[i, kk, 0] - pu) ** 2 + (cand_uv[i, kk, 1] - pv) ** 2
+                                h = max(h, math.exp(-d2 * inv2s2))
+                    sc += math.log(eps + h)
+                scores[q] = sc
+                if sc > sbest:
+                    sbest = sc
+                    qbest = q
+            f = qbest / (D - 1)
+            if 0 < qbest < D - 1:
+                y0, y1, y2 = scores[qbest - 1], scores[qbest], scores[qbest + 1]
+                den = y0 - 2 * y1 + y2
+                if den < 0:
+                    f += 0.5 * (y0 - y2) / den / (D - 1)
+            lam = lo + (hi - lo) * (f * za / (f * za + (1.0 - f) * zb))
+            # the candidate's own fit strength breaks ties between equally consistent ones
+            total = sbest + 1e-3 * math.log(cand_w[ref, k] / best_w)
+            if total > best_score:
+                best_score = total
+                best_k = k
+                best_ref = ref
+                for j in range(3):
+                    best_X[j] = o[j] + lam * d[j]
     if best_k < 0:
+        # no other view to check against: a lone view keeps its strongest candidate
+        # (the pose may still follow from this view alone, P3P)
+        n_with = 0
+        for i in range(V):
+            if cand_w[i, 0] > 0.0:
+                n_with += 1
+                best_ref = i
+        if n_with == 1:
+            sel_uv[best_ref, 0] = cand_uv[best_ref, 0, 0]
+            sel_uv[best_ref, 1] = cand_uv[best_ref, 0, 1]
+            sel_w[best_ref] = cand_w[best_ref, 0]
         return -np.inf
     gate2 = (1.5 * s) ** 2
     for i in range(V):
-        if i == ref:
-            sel_uv[i, 0] = cand_uv[ref, best_k, 0]
-            sel_uv[i, 1] = cand_uv[ref, best_k, 1]
-            sel_w[i] = cand_w[ref, best_k]
+        if i == best_ref:
+            sel_uv[i, 0] = cand_uv[best_ref, best_k, 0]
+            sel_uv[i, 1] = cand_uv[best_ref, best_k, 1]
+            sel_w[i] = cand_w[best_ref, best_k]
             continue
         pu, pv, z = _project(Ks[i], W2Cs[i], best_X)
         if not (z > 0):
@@ -677,67 +692,84 @@ def _chol_solve(A, b, x):
 
 
 @njit(cache=True, nogil=True)
-def refine_pose(uv, w, model, Ks, W2Cs, R, t, iters):
-    """Rigid triad pose minimising the weighted reprojection error of its points.
+def _pose_cost(uv, w, model, Ks, W2Cs, R, t):
+    """Weighted sum of squared reprojection errors (px^2 x weight) of the triad pose."""
+    V, P, _ = uv.shape
+    X = np.empty(3)
+    c = 0.0
+    for i in range(V):
+        for p in range(P):
+            if not (w[i, p] > 0.0) or not np.isfinite(uv[i, p, 0]):
+                continue
+            for j in range(3):
+                X[j] = R[j, 0] * model[p, 0] + R[j, 1] * model[p, 1] + R[j, 2] * model[p, 2] + t[j]
+            pu, pv, z = _project(Ks[i], W2Cs[i], X)
+            if not (z > 0):
+                return np.inf
+            c += w[i, p] * ((uv[i, p, 0] - pu) ** 2 + (uv[i, p, 1] - pv) ** 2)
+    return c
 
-    uv ``(V, P, 2)`` detections (NaN = unseen), w ``(V, P)``, model ``(P, 3)`` tool-frame
-    points (metres), cameras ``(V, ...)``. ``R (3, 3)``, ``t (3,)`` hold the start and
-    receive the result (``X_p = R @ model_p + t``). Levenberg-Marquardt on the rotation
-    (left multiplicative update) and translation. Returns the final weighted RMS error in
-    pixels.
-    """
+
+@njit(cache=True, nogil=True)
+def _pose_normal_equations(uv, w, model, Ks, W2Cs, R, t, Hm, g):
+    """Gauss-Newton normal equations of the pose (rotation: left multiplicative update,
+    dX/domega = -[R m]_x; translation: dX/dt = I). Returns the number of observations."""
     V, P, _ = uv.shape
     J = np.empty((2, 3))
+    Jf = np.empty((2, 6))
+    X = np.empty(3)
+    RM = np.empty(3)
+    Hm[:] = 0.0
+    g[:] = 0.0
+    n = 0
+    for i in range(V):
+        for p in range(P):
+            if not (w[i, p] > 0.0) or not np.isfinite(uv[i, p, 0]):
+                continue
+            for j in range(3):
+                RM[j] = R[j, 0] * model[p, 0] + R[j, 1] * model[p, 1] + R[j, 2] * model[p, 2]
+                X[j] = RM[j] + t[j]
+            pu, pv, z = _project_jac(Ks[i], W2Cs[i], X, J)
+            eu = uv[i, p, 0] - pu
+            ev = uv[i, p, 1] - pv
+            for r in range(2):
+                Jf[r, 0] = J[r, 1] * RM[2] - J[r, 2] * RM[1]
+                Jf[r, 1] = J[r, 2] * RM[0] - J[r, 0] * RM[2]
+                Jf[r, 2] = J[r, 0] * RM[1] - J[r, 1] * RM[0]
+                Jf[r, 3] = J[r, 0]
+                Jf[r, 4] = J[r, 1]
+                Jf[r, 5] = J[r, 2]
+            ww = w[i, p]
+            for a in range(6):
+                g[a] += ww * (Jf[0, a] * eu + Jf[1, a] * ev)
+                for bb in range(6):
+                    Hm[a, bb] += ww * (Jf[0, a] * Jf[0, bb] + Jf[1, a] * Jf[1, bb])
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def refine_pose(uv, w, model, Ks, W2Cs, R, t, iters, stats):
+    """Rigid triad pose minimising the weighted reprojection error of its points.
+
+    uv ``(V, P, 2)`` detections (NaN = unseen), w ``(V, P)`` inverse variances (px^-2),
+    model ``(P, 3)`` tool-frame points (metres), cameras ``(V, ...)``. ``R (3, 3)``,
+    ``t (3,)`` hold the start and receive the result (``X_p = R @ model_p + t``).
+    Levenberg-Marquardt on rotation (left multiplicative update) and translation.
+
+    Writes ``stats (4,)``: weighted RMS reprojection error (px), standard deviation of
+    the position ``t`` (metres) and of the rotation (radians) from the covariance
+    ``(J^T W J)^-1`` scaled by ``max(1, chi^2 / dof)`` (so an inconsistent frame is less
+    certain than its fits alone say), and ``chi^2 / dof`` (NaN without redundancy).
+    """
     Hm = np.empty((6, 6))
     g = np.empty(6)
     dx = np.empty(6)
-    X = np.empty(3)
-    RM = np.empty(3)
     dR = np.empty((3, 3))
     lam = 1e-6
-
-    def cost(R_, t_):
-        c = 0.0
-        for i in range(V):
-            for p in range(P):
-                if not (w[i, p] > 0.0) or not np.isfinite(uv[i, p, 0]):
-                    continue
-                for j in range(3):
-                    X[j] = R_[j, 0] * model[p, 0] + R_[j, 1] * model[p, 1] + R_[j, 2] * model[p, 2] + t_[j]
-                pu, pv, z = _project(Ks[i], W2Cs[i], X)
-                if not (z > 0):
-                    return np.inf
-                c += w[i, p] * ((uv[i, p, 0] - pu) ** 2 + (uv[i, p, 1] - pv) ** 2)
-        return c
-
-    c_cur = cost(R, t)
+    c_cur = _pose_cost(uv, w, model, Ks, W2Cs, R, t)
     for it in range(iters):
-        Hm[:] = 0.0
-        g[:] = 0.0
-        for i in range(V):
-            for p in range(P):
-                if not (w[i, p] > 0.0) or not np.isfinite(uv[i, p, 0]):
-                    continue
-                for j in range(3):
-                    RM[j] = R[j, 0] * model[p, 0] + R[j, 1] * model[p, 1] + R[j, 2] * model[p, 2]
-                    X[j] = RM[j] + t[j]
-                pu, pv, z = _project_jac(Ks[i], W2Cs[i], X, J)
-                eu = uv[i, p, 0] - pu
-                ev = uv[i, p, 1] - pv
-                # dX/domega = -[R m]_x ; dX/dt = I
-                Jf = np.empty((2, 6))
-                for r in range(2):
-                    Jf[r, 0] = J[r, 1] * RM[2] - J[r, 2] * RM[1]
-                    Jf[r, 1] = J[r, 2] * RM[0] - J[r, 0] * RM[2]
-                    Jf[r, 2] = J[r, 0] * RM[1] - J[r, 1] * RM[0]
-                    Jf[r, 3] = J[r, 0]
-                    Jf[r, 4] = J[r, 1]
-                    Jf[r, 5] = J[r, 2]
-                ww = w[i, p]
-                for a in range(6):
-                    g[a] += ww * (Jf[0, a] * eu + Jf[1, a] * ev)
-                    for bb in range(6):
-                        Hm[a, bb] += ww * (Jf[0, a] * Jf[0, bb] + Jf[1, a] * Jf[1, bb])
+        _pose_normal_equations(uv, w, model, Ks, W2Cs, R, t, Hm, g)
         improved = False
         converged = False
         for _try in range(8):
@@ -750,7 +782,7 @@ def refine_pose(uv, w, model, Ks, W2Cs, R, t, iters):
             _rodrigues(dx[:3], dR)
             Rn = dR @ R
             tn = t + dx[3:]
-            c_new = cost(Rn, tn)
+            c_new = _pose_cost(uv, w, model, Ks, W2Cs, Rn, tn)
             if c_new <= c_cur:
                 R[:, :] = Rn
                 t[:] = tn
@@ -763,12 +795,41 @@ def refine_pose(uv, w, model, Ks, W2Cs, R, t, iters):
             lam *= 10.0
         if not improved or converged:
             break
+    n = _pose_normal_equations(uv, w, model, Ks, W2Cs, R, t, Hm, g)
     sw = 0.0
+    V, P, _ = uv.shape
     for i in range(V):
         for p in range(P):
             if w[i, p] > 0.0 and np.isfinite(uv[i, p, 0]):
                 sw += w[i, p]
-    return math.sqrt(c_cur / sw) if sw > 0 else np.nan
+    stats[0] = math.sqrt(c_cur / sw) if sw > 0 else np.nan
+    dof = 2 * n - 6
+    chi2 = c_cur / dof if dof > 0 else np.nan
+    stats[3] = chi2
+    infl = max(1.0, chi2) if dof > 0 else 1.0
+    # covariance diagonal via solves against unit vectors
+    e = np.zeros(6)
+    col = np.empty(6)
+    vp = 0.0
+    vr = 0.0
+    ok = True
+    for a in range(6):
+        e[:] = 0.0
+        e[a] = 1.0
+        if not _chol_solve(Hm, e, col):
+            ok = False
+            break
+        if a < 3:
+            vr += col[a]
+        else:
+            vp += col[a]
+    if ok:
+        stats[1] = math.sqrt(max(vp, 0.0) * infl)
+        stats[2] = math.sqrt(max(vr, 0.0) * infl)
+    else:
+        stats[1] = np.inf
+        stats[2] = np.inf
+    return stats[0]
 
 
 @njit(cache=True, nogil=True)
@@ -796,11 +857,42 @@ def associate_many(images, scale, floors, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, se
 
 
 @njit(cache=True, nogil=True)
-def refine_many(uv, w, model, Ks, W2Cs, R, t, ok, rms, iters, start, stop):
+def refine_many(uv, w, model, Ks, W2Cs, R, t, ok, stats, iters, start, stop):
     """``refine_pose`` for frames ``start..stop``: uv ``(T, V, 3, 2)``, w ``(T, V, 3)``,
-    cameras ``(T, V, ...)``, R ``(T, 3, 3)``, t ``(T, 3)``, ok ``(T,)``, rms ``(T,)``."""
+    cameras ``(T, V, ...)``, R ``(T, 3, 3)``, t ``(T, 3)``, ok ``(T,)``, stats ``(T, 4)``."""
     for f in range(start, stop):
         if ok[f]:
-            rms[f] = refine_pose(uv[f], w[f], model, Ks[f], W2Cs[f], R[f], t[f], iters)
+            refine_pose(uv[f], w[f], model, Ks[f], W2Cs[f], R[f], t[f], iters, stats[f])
         else:
-            rms[f] = np.nan
+            stats[f, :] = np.nan
+
+
+@njit(cache=True, nogil=True)
+def triangulate_robust_many(uv, w, Ks, W2Cs, C2Ws, X, err, nviews, iters, thr, start, stop):
+    """``triangulate_many`` with leave-one-out rejection: while 3+ views see a point and
+    the worst reprojection error exceeds ``thr`` px and 4x the median of the others,
+    that view's detection is dropped (its weight in ``w`` set to 0) and the point is
+    triangulated again. A ghost blob or wrong peak in one view cannot pull the point."""
+    V = uv.shape[1]
+    others = np.empty(V)
+    for m in range(start, stop):
+        while True:
+            nv = triangulate_point(uv[m], w[m], Ks[m], W2Cs[m], C2Ws[m], X[m], err[m], iters)
+            nviews[m] = nv
+            if nv < 3:
+                break
+            worst = -1
+            ew = -1.0
+            for i in range(V):
+                if w[m, i] > 0.0 and err[m, i] > ew:
+                    ew = err[m, i]
+                    worst = i
+            n_o = 0
+            for i in range(V):
+                if i != worst and w[m, i] > 0.0:
+                    others[n_o] = err[m, i]
+                    n_o += 1
+            med = np.median(others[:n_o])
+            if not (ew > thr and ew > 4.0 * med):
+                break
+            w[m, worst] = 0.0

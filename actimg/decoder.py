@@ -38,6 +38,14 @@ class DecodeResult:
         points: ``(T, 3, 3)`` decoded P, N, U in metres.
         gripper_floor: ``(V, T)`` measured B background level in [0, 1].
         method: ``"actimg"`` or ``"published"``.
+        single_view: ``(T,)`` True where the pose comes from one view alone (P3P of the
+            known triad; less accurate in depth).
+        position_std: ``(T,)`` predicted standard deviation of the position, metres
+            (from the fit's covariance, inflated by the residual when views disagree).
+        rotation_std: ``(T,)`` predicted standard deviation of the rotation, degrees.
+
+    ``confidence = 1 / (1 + (position_std / 1 mm)^2 + (rotation_std / 1 deg)^2)``, times a
+    gripper factor in [0.5, 1] (how clearly the floor is above or below half its level).
     """
 
     actions: np.ndarray
@@ -52,6 +60,9 @@ class DecodeResult:
     points: np.ndarray
     gripper_floor: np.ndarray
     method: str = "actimg"
+    single_view: np.ndarray | None = None
+    position_std: np.ndarray | None = None
+    rotation_std: np.ndarray | None = None
 
     def __repr__(self) -> str:
         T = self.actions.shape[0]
@@ -114,8 +125,10 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
         each point weighted by its fit certainty, then refines the rigid P-N-U triad pose
         by minimising the reprojection error over all views, so position and rotation
         (roll included) come out together; the gripper is read from the blue floor.
-        Frames where a point is seen by fewer than two views are ``valid=False`` with NaN
-        actions.
+        A view whose detection disagrees with the others (ghost blob, wrong peak) is
+        dropped when 3+ views see the point. Frames where only one view sees all three
+        points are decoded from that view (``single_view``); frames with less are
+        ``valid=False`` with NaN actions.
     """
     spec = spec or ActionImageSpec()
     if method not in METHODS:
@@ -158,7 +171,8 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     run_chunks(_k.associate_many, T, imgs, scale, np.ascontiguousarray(floors), cand_uv, cand_w, Ks, W2C, C2W,
                float(s), sel_uv, sel_w, min_items=4)
 
-    # triangulate P, N, U separately: the start of the rigid fit
+    # triangulate P, N, U separately (dropping a view that disagrees with the others):
+    # the start of the rigid fit
     M = T * 3
     uv_m = np.ascontiguousarray(sel_uv.transpose(1, 2, 0, 3).reshape(M, V, 2))
     w_m = np.ascontiguousarray(sel_w.transpose(1, 2, 0).reshape(M, V))
@@ -168,38 +182,94 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     X = np.empty((M, 3))
     terr = np.empty((M, V))
     nv = np.empty(M, np.int64)
-    run_chunks(_k.triangulate_many, M, uv_m, w_m, Ks_m, W2C_m, C2W_m, X, terr, nv, 10, min_items=64)
+    run_chunks(_k.triangulate_robust_many, M, uv_m, w_m, Ks_m, W2C_m, C2W_m, X, terr, nv, 10,
+               max(2.0, 0.25 * s), min_items=64)
+    sel_w = np.ascontiguousarray(w_m.reshape(T, 3, V).transpose(2, 0, 1))  # rejected views have weight 0
+    sel_uv = np.where(sel_w[..., None] > 0, sel_uv, np.nan)
     pts0 = X.reshape(T, 3, 3)
     ok = (nv.reshape(T, 3) >= 2).all(axis=1) & np.isfinite(pts0).all(axis=(1, 2))
 
-    # rigid start: Kabsch between the tool model and the triangulated triad
     model = spec.tool_points
     R0 = np.tile(np.eye(3), (T, 1, 1))
     t0 = np.zeros((T, 3))
     if ok.any():
-        P = pts0[ok]
-        mc = model.mean(axis=0)
-        pc = P.mean(axis=1)
-        Hm = np.einsum("pi,tpj->tij", model - mc, P - pc[:, None])
-        U_, _, Vt = np.linalg.svd(Hm)
-        Vm = np.swapaxes(Vt, -1, -2)
-        d = np.sign(np.linalg.det(Vm @ np.swapaxes(U_, -1, -2)))
-        Vm[..., :, 2] *= np.where(d == 0, 1.0, d)[:, None]  # no reflection: flip the weakest axis
-        R = Vm @ np.swapaxes(U_, -1, -2)
-        R0[ok] = R
-        t0[ok] = pc - R @ mc
+        R0[ok], t0[ok] = _kabsch(model, pts0[ok])
     uv_f = np.ascontiguousarray(sel_uv.transpose(1, 0, 2, 3))
     w_f = np.ascontiguousarray(sel_w.transpose(1, 0, 2))
-    rms = np.empty(T)
-    run_chunks(_k.refine_many, T, uv_f, w_f, np.ascontiguousarray(model), Ks, W2C, R0, t0, ok, rms, 20,
+    stats = np.empty((T, 4))
+    run_chunks(_k.refine_many, T, uv_f, w_f, np.ascontiguousarray(model), Ks, W2C, R0, t0, ok, stats, 20,
                min_items=8)
-    ok &= np.isfinite(rms)
-    return _assemble(rig, spec, imgs.shape, R0, t0, ok, rms, sel_uv + off, sel_w, floors, s, "actimg")
+    ok &= np.isfinite(stats[:, 0])
+    # frames where only one view sees all three points: the pose from that view (P3P)
+    single = _single_view_poses(uv_f, w_f, model, Ks, W2C, C2W, R0, t0, ok, stats)
+    ok |= single
+    return _assemble(rig, spec, imgs.shape, R0, t0, ok, single, stats, sel_uv + off, sel_w, floors, s, "actimg")
+
+
+def _kabsch(model: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rigid ``(R, t)`` per frame mapping ``model (P, 3)`` onto ``pts (T, P, 3)`` (no reflection)."""
+    mc = model.mean(axis=0)
+    pc = pts.mean(axis=1)
+    Hm = np.einsum("pi,tpj->tij", model - mc, pts - pc[:, None])
+    U_, _, Vt = np.linalg.svd(Hm)
+    Vm = np.swapaxes(Vt, -1, -2)
+    d = np.sign(np.linalg.det(Vm @ np.swapaxes(U_, -1, -2)))
+    Vm[..., :, 2] *= np.where(d == 0, 1.0, d)[:, None]  # a planar triad: flip the weakest axis, not a reflection
+    R = Vm @ np.swapaxes(U_, -1, -2)
+    return R, pc - np.einsum("tij,j->ti", R, mc)
+
+
+def _single_view_poses(uv: np.ndarray, w: np.ndarray, model: np.ndarray, Ks: np.ndarray, W2C: np.ndarray,
+                       C2W: np.ndarray, R0: np.ndarray, t0: np.ndarray, ok: np.ndarray,
+                       stats: np.ndarray) -> np.ndarray:
+    """Poses of frames that multi-view triangulation could not decode but where one view
+    sees P, N and U: the P3P solutions of the known triad (``cv2.solveP3P``), each refined
+    with every detection of the frame; the one with the lowest reprojection error wins,
+    and ties (three points in one view fit up to four poses exactly) go to the solution
+    closest to the nearest multi-view frame in time. Writes R0, t0, stats; returns the
+    mask of frames so decoded (their depth is less certain: see ``position_std``)."""
+    import cv2
+
+    T, V = uv.shape[:2]
+    single = np.zeros(T, bool)
+    anchors = np.flatnonzero(ok)
+    for f in np.flatnonzero(~ok):
+        seen = (w[f] > 0).all(axis=1) & np.isfinite(uv[f]).all(axis=(1, 2))  # (V,)
+        if not seen.any():
+            continue
+        v = int(np.argmax(np.where(seen, w[f].min(axis=1), -1.0)))
+        try:
+            n_sol, rvecs, tvecs = cv2.solveP3P(model.astype(np.float64), uv[f, v].astype(np.float64),
+                                               Ks[f, v].astype(np.float64), None, flags=cv2.SOLVEPNP_P3P)
+        except cv2.error:
+            continue
+        if not n_sol:
+            continue
+        near = anchors[np.argmin(np.abs(anchors - f))] if anchors.size else -1
+        best = None
+        for rv, tv in zip(rvecs, tvecs):
+            Rc, _ = cv2.Rodrigues(rv)
+            R = C2W[f, v, :3, :3] @ Rc
+            t = C2W[f, v, :3, :3] @ tv.reshape(3) + C2W[f, v, :3, 3]
+            st = np.empty(4)
+            _k.refine_pose(uv[f], w[f], model, Ks[f], W2C[f], R, t, 20, st)
+            if not np.isfinite(st[0]):
+                continue
+            gap = 0.0
+            if near >= 0:
+                gap = float(np.linalg.norm(t - t0[near])) + 0.1 * float(np.linalg.norm(R - R0[near]))
+            key = (round(float(st[0]), 3), gap)  # reprojection first, then closeness in time
+            if best is None or key < best[0]:
+                best = (key, R, t, st)
+        if best is not None:
+            _, R0[f], t0[f], stats[f] = best
+            single[f] = True
+    return single
 
 
 def _assemble(rig: CameraRig, spec: ActionImageSpec, shape: tuple[int, ...], R: np.ndarray, t: np.ndarray,
-              ok: np.ndarray, rms: np.ndarray, det: np.ndarray, det_w: np.ndarray, floors: np.ndarray,
-              s: float, method: str) -> DecodeResult:
+              ok: np.ndarray, single: np.ndarray, stats: np.ndarray, det: np.ndarray, det_w: np.ndarray,
+              floors: np.ndarray, s: float, method: str) -> DecodeResult:
     V, T = shape[:2]
     pts = t[:, None, :] + np.einsum("tij,pj->tpi", R, spec.tool_points)
     pts[~ok] = np.nan
@@ -214,10 +284,12 @@ def _assemble(rig: CameraRig, spec: ActionImageSpec, shape: tuple[int, ...], R: 
     # gripper: the blue background is the floor when open, black when closed
     fl = np.median(floors, axis=0)
     openness = (fl > spec.gripper_floor / 2.0).astype(np.float64)
-    # confidence: reprojection consistency (in units of a small fraction of sigma),
-    # times how far the gripper floor is from the decision threshold
-    tau = max(0.5, 0.02 * s)
-    conf = np.exp(-0.5 * (np.nan_to_num(rms, nan=np.inf) / tau) ** 2)
+    # confidence from the pose's own uncertainty (covariance of the fit, inflated when
+    # the views disagree): 1 / (1 + (sigma_pos / 1 mm)^2 + (sigma_rot / 1 deg)^2), times how
+    # far the gripper floor is from its decision threshold
+    pos_std = np.where(ok, stats[:, 1], np.nan)
+    rot_std = np.where(ok, np.degrees(stats[:, 2]), np.nan)
+    conf = 1.0 / (1.0 + np.nan_to_num((pos_std / 1e-3) ** 2 + rot_std ** 2, nan=np.inf))
     g_margin = np.clip(np.abs(fl - spec.gripper_floor / 2.0) / (spec.gripper_floor / 2.0 + 1e-12), 0.0, 1.0)
     conf = conf * (0.5 + 0.5 * g_margin) if spec.gripper_floor > 0 else conf
     conf = np.where(ok, conf, 0.0)
@@ -229,7 +301,8 @@ def _assemble(rig: CameraRig, spec: ActionImageSpec, shape: tuple[int, ...], R: 
     opn = np.where(ok, openness, np.nan)
     return DecodeResult(actions=actions, positions=pts[:, 0].copy(), rotations=R, openness=opn,
                         confidence=conf, valid=ok.copy(), reprojection_error=reproj, detections=det,
-                        detection_weight=det_w, points=pts, gripper_floor=floors, method=method)
+                        detection_weight=det_w, points=pts, gripper_floor=floors, method=method,
+                        single_view=single & ok, position_std=pos_std, rotation_std=rot_std)
 
 
 def _decode_published(imgs: np.ndarray, rig: CameraRig, spec: ActionImageSpec, **options: float) -> DecodeResult:
@@ -252,4 +325,6 @@ def _decode_published(imgs: np.ndarray, rig: CameraRig, spec: ActionImageSpec, *
     return DecodeResult(actions=actions, positions=P, rotations=R, openness=openness,
                         confidence=ok.astype(np.float64), valid=ok, reprojection_error=np.full((T, V, 3), np.nan),
                         detections=nan, detection_weight=np.zeros((V, T, 3)), points=pts,
-                        gripper_floor=np.full((V, T), np.nan), method="published")
+                        gripper_floor=np.full((V, T), np.nan), method="published",
+                        single_view=np.zeros(T, bool), position_std=np.full(T, np.nan),
+                        rotation_std=np.full(T, np.nan))

@@ -54,7 +54,11 @@ def assert_consistent(result: DecodeResult, V: int, T: int, spec: ActionImageSpe
     assert result.detection_weight.shape == (V, T, 3)
     assert result.points.shape == (T, 3, 3)
     assert result.gripper_floor.shape == (V, T)
+    assert result.single_view.shape == (T,) and result.single_view.dtype == bool
+    assert result.position_std.shape == (T,) and result.rotation_std.shape == (T,)
     ok = result.valid
+    assert not result.single_view[~ok].any()
+    assert (result.position_std[ok] >= 0).all() and np.isnan(result.position_std[~ok]).all()
     assert ((result.confidence >= 0) & (result.confidence <= 1)).all()
     assert (result.confidence[~ok] == 0).all()
     assert np.isnan(result.actions[~ok]).all()
@@ -196,33 +200,71 @@ def test_blank_images_are_invalid_with_nan_actions(dtype, background):
     assert (result.confidence == 0).all()
 
 
-def test_frame_with_one_view_zeroed_is_invalid_others_decode():
+def test_frame_seen_by_one_view_is_decoded_from_that_view():
+    """A frame that only view 0 sees is decoded from view 0 alone (P3P of the known
+    triad, disambiguated by the neighbouring frames) and marked single_view."""
     rig = _rig2()
     actions = _actions(3)
     images = actimg.encode(actions, rig)
     images[1, 1] = 0  # frame 1 is only seen by view 0
     result = actimg.decode(images, rig)
     assert_consistent(result, 2, 3)
+    assert result.valid.all()
+    assert result.single_view.tolist() == [False, True, False]
+    pos, rot = errors(result, actions)
+    assert pos[[0, 2]].max() < 1.0 and rot[[0, 2]].max() < 1.0
+    # one view gives depth from the triad's size alone: less accurate, and it says so
+    assert pos[1] < 5.0 and rot[1] < 2.0, (pos, rot)
+    assert result.position_std[1] > 3 * result.position_std[[0, 2]].max()
+    assert result.confidence[1] < result.confidence[[0, 2]].min()
+
+
+def test_frame_without_any_full_view_is_invalid():
+    """No view sees all three points and no point is seen twice: nothing to decode."""
+    rig = _rig2()
+    actions = _actions(3)
+    images = actimg.encode(actions, rig)
+    images[0, 1, ..., 0] = 0  # view 0 lacks P in frame 1
+    images[1, 1, ..., 1] = 0  # view 1 lacks N in frame 1
+    result = actimg.decode(images, rig)
     assert result.valid.tolist() == [True, False, True]
     assert np.isnan(result.actions[1]).all()
-    keep = [0, 2]
-    pos, rot = errors(result, actions)
-    assert pos[keep].max() < 1.0 and rot[keep].max() < 1.0
+    assert result.confidence[1] == 0.0
 
 
-def test_point_seen_by_one_view_only_is_invalid():
-    """Only one channel of one view is blanked: that point is seen by one view."""
+def test_point_seen_by_one_view_only_still_decodes_from_the_full_view():
+    """N is blanked in two of three views; view 1 still sees P, N and U, so the pose
+    comes from it (refined with P and U from all three views)."""
     rig = _rig2(V=3)
     actions = _actions(2)
     images = actimg.encode(actions, rig)
     images[0, 0, ..., 1] = 0  # N of frame 0 gone from view 0 ...
     images[2, 0, ..., 1] = 0  # ... and from view 2: only view 1 sees it
     result = actimg.decode(images, rig)
-    assert result.valid.tolist() == [False, True]
-    assert np.isnan(result.actions[0]).all()
+    assert result.valid.all() and result.single_view.tolist() == [True, False]
+    pos, rot = errors(result, actions)
+    assert pos.max() < 1.0 and rot.max() < 1.0, (pos, rot)
     # one view lost out of three still decodes
     images = actimg.encode(actions, rig)
     images[1, :] = 0
+    assert_decodes(actimg.decode(images, rig), actions)
+
+
+def test_ghost_blob_as_bright_as_the_true_one_in_one_view_is_ignored():
+    """Three views; in view 1 every channel gets a second blob, as bright as the true
+    one, 4 sigma away: the combination consistent across views wins."""
+    rig = _rig2(V=3)
+    actions = _actions(4)
+    images = actimg.encode(actions, rig)
+    pix, _ = actimg.project_actions(actions, rig)
+    H, W = images.shape[2:4]
+    s = 0.05 * min(H, W)
+    yy, xx = np.mgrid[0:H, 0:W]
+    for t in range(len(actions)):
+        for ch in range(3):
+            u, v = pix[1, t, ch] + 4 * s * np.array([np.cos(t + ch), np.sin(t + ch)])
+            blob = np.round(255 * np.exp(-((xx - u) ** 2 + (yy - v) ** 2) / (2 * s * s))).astype(np.uint8)
+            images[1, t, ..., ch] = np.maximum(images[1, t, ..., ch], blob)
     assert_decodes(actimg.decode(images, rig), actions)
 
 
