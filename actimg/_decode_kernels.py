@@ -226,6 +226,127 @@ def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, ex, ey
     return u, v, amp, math.sqrt(sse / n), n
 
 
+@njit(cache=True, nogil=True)
+def refine_gaussian(img, ch, scale, s, u, v, amp, radius, hi, floor, step, iters, ex, ey, out):
+    """Linear-domain Gauss-Newton fit of ``A exp(-d^2 / (2 sigma^2)) + b`` near ``(u, v)``.
+
+    The log-domain fit is exact for clean images; under additive noise, blur or a
+    shifted background the intensities themselves are the right residuals. Unknowns:
+    centre ``(u, v)``, amplitude ``A``, width ``sigma`` (blur widens a blob; bounded to
+    [0.6 s, 2 s]) and, for R/G, a background ``b``. For B (``floor >= 0``) the
+    background is the gripper floor, not additive: only pixels where the current model
+    is above ``floor + 0.02`` are used, with ``b = 0``. Saturated pixels (``>= hi``) are
+    left out. Writes ``out = (u, v, A, sigma, b, var_u, var_v, rms)``; returns False if
+    the fit failed (``out`` then holds the start).
+    """
+    H, W, _ = img.shape
+    b = 0.0
+    sg = s
+    npar = 4 if floor >= 0.0 else 5
+    Hm = np.empty((npar, npar))
+    g = np.empty(npar)
+    dx = np.empty(npar)
+    jac = np.empty(npar)
+    out[0] = u
+    out[1] = v
+    out[2] = amp
+    out[3] = s
+    out[4] = 0.0
+    out[5] = np.inf
+    out[6] = np.inf
+    out[7] = np.inf
+    rad2 = radius * radius
+    sse = 0.0
+    n = 0
+    for it in range(iters + 1):
+        r0 = max(0, int(math.ceil(v - radius)))
+        r1 = min(H - 1, int(math.floor(v + radius)))
+        c0 = max(0, int(math.ceil(u - radius)))
+        c1 = min(W - 1, int(math.floor(u + radius)))
+        if r1 < r0 or c1 < c0:
+            return False
+        inv = 1.0 / (2.0 * sg * sg)
+        for c in range(c0, c1 + 1):
+            ex[c] = math.exp(-((c - u) ** 2) * inv)
+        for r in range(r0, r1 + 1):
+            ey[r] = math.exp(-((r - v) ** 2) * inv)
+        Hm[:] = 0.0
+        g[:] = 0.0
+        sse = 0.0
+        n = 0
+        for r in range(r0, r1 + 1, step):
+            dr = r - v
+            row = img[r]
+            for c in range(c0, c1 + 1, step):
+                dc = c - u
+                d2 = dc * dc + dr * dr
+                if d2 > rad2:
+                    continue
+                x = row[c, ch] * scale
+                if x >= hi:
+                    continue
+                G = ex[c] * ey[r]
+                m = amp * G + b
+                if floor >= 0.0 and m < floor + 0.02:
+                    continue
+                e = x - m
+                aG = amp * G
+                jac[0] = aG * dc / (sg * sg)
+                jac[1] = aG * dr / (sg * sg)
+                jac[2] = G
+                jac[3] = aG * d2 / (sg * sg * sg)
+                if npar == 5:
+                    jac[4] = 1.0
+                for a in range(npar):
+                    g[a] += jac[a] * e
+                    for bb in range(a + 1):
+                        Hm[a, bb] += jac[a] * jac[bb]
+                sse += e * e
+                n += 1
+        if n < 2 * npar:
+            return False
+        for a in range(npar):
+            for bb in range(a + 1, npar):
+                Hm[a, bb] = Hm[bb, a]
+        if it == iters:
+            break
+        for a in range(npar):
+            Hm[a, a] *= 1.0 + 1e-9
+        if not _chol_solve(Hm, g, dx):
+            return False
+        u += dx[0]
+        v += dx[1]
+        amp += dx[2]
+        sg = min(2.0 * s, max(0.6 * s, sg + dx[3]))
+        if npar == 5:
+            b += dx[4]
+        if not (np.isfinite(u) and np.isfinite(v) and amp > 0.0):
+            return False
+    var = sse / max(1, n - npar)
+    # variances of u, v: diagonal of H^-1 times the residual variance
+    e1 = np.zeros(npar)
+    col = np.empty(npar)
+    e1[0] = 1.0
+    if not _chol_solve(Hm, e1, col):
+        return False
+    vu = col[0] * var
+    e1[0] = 0.0
+    e1[1] = 1.0
+    if not _chol_solve(Hm, e1, col):
+        return False
+    vv = col[1] * var
+    out[0] = u
+    out[1] = v
+    out[2] = amp
+    out[3] = sg
+    out[4] = b
+    # the grid is sampled every ``step`` px: each sample stands for step^2 pixels
+    out[5] = vu / (step * step)
+    out[6] = vv / (step * step)
+    out[7] = math.sqrt(var)
+    return True
+
+
 # ------------------------------------------------------------------ geometry utils
 @njit(cache=True, nogil=True, inline="always")
 def _project(K, W2C, X):
@@ -386,6 +507,7 @@ def detect_many(images, scale, s, bh, bw, acc_dtype, fit_step, hi, cand_uv, cand
         ln_lut[i] = math.log(i / 255.0)
     pos = np.zeros((K, 2), np.int64)
     val = np.empty(K)
+    gout = np.empty(8)
     radius = 1.8 * s
     q = 0.5 / 255.0  # one quantisation step, a lower bound on per-pixel noise
     for n in range(start, stop):
@@ -420,6 +542,13 @@ def detect_many(images, scale, s, bh, bw, acc_dtype, fit_step, hi, cand_uv, cand
                 if abs(u - u0) > radius or abs(v - v0) > radius:
                     continue
                 sig = s * max(rms, q) / (amp * math.sqrt(used * fit_step * fit_step))
+                if rms > 3.0 * q:
+                    # not a clean image (noise, blur, compression): refit the intensities
+                    if refine_gaussian(img, ch, scale, s, u, v, amp, 2.0 * s, hi, fl if ch == 2 else -1.0,
+                                       1, 3, ex, ey, gout):
+                        if abs(gout[0] - u) < s and abs(gout[1] - v) < s:
+                            u, v, amp = gout[0], gout[1], gout[2]
+                            sig = math.sqrt(max(0.5 * (gout[5] + gout[6]), 1e-12))
                 cand_uv[n, ch, k, 0] = u
                 cand_uv[n, ch, k, 1] = v
                 cand_w[n, ch, k] = 1.0 / (sig * sig)
