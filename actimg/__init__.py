@@ -12,9 +12,10 @@ __all__ = [
     "ActionImageSpec", "CameraRig", "DecodeResult", "METHODS", "action_points", "actions_from_poses",
     "closest_rotation", "decode", "default_scene", "encode", "euler_to_matrix", "look_at", "matrix_to_euler",
     "matrix_to_quat", "poses_from_actions", "project_actions", "quat_to_matrix", "rotation_angle_deg",
-    "rotation_from_axes", "triangulate", "warmup",
+    "rotation_from_axes", "smooth", "SmoothResult", "triangulate", "warmup",
 ]
 from .decoder import METHODS, DecodeResult, decode
 from .triangulation import triangulate
 from ._warmup import warmup
 from .scenes import default_scene
+from .smoothing import SmoothResult, smooth
