@@ -227,7 +227,7 @@ def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, ex, ey
 
 
 @njit(cache=True, nogil=True)
-def refine_gaussian(img, ch, scale, s, u, v, amp, radius, hi, floor, step, iters, ex, ey, out):
+def refine_gaussian(img, ch, scale, s, u, v, amp, radius, hi, floor, iters, ex, ey, out):
     """Linear-domain Gauss-Newton fit of ``A exp(-d^2 / (2 sigma^2)) + b`` near ``(u, v)``.
 
     The log-domain fit is exact for clean images; under additive noise, blur or a
@@ -237,7 +237,9 @@ def refine_gaussian(img, ch, scale, s, u, v, amp, radius, hi, floor, step, iters
     background is the gripper floor, not additive: only pixels where the current model
     is above ``floor + 0.02`` are used, with ``b = 0``. Saturated pixels (``>= hi``) are
     left out. Writes ``out = (u, v, A, sigma, b, var_u, var_v, rms)``; returns False if
-    the fit failed (``out`` then holds the start).
+    the fit failed (``out`` then holds the start). The first steps and the variance use
+    every other pixel in each direction (a good start needs no more); the last step
+    uses every pixel.
     """
     H, W, _ = img.shape
     b = 0.0
@@ -259,6 +261,7 @@ def refine_gaussian(img, ch, scale, s, u, v, amp, radius, hi, floor, step, iters
     sse = 0.0
     n = 0
     for it in range(iters + 1):
+        step = 1 if it == iters - 1 else 2
         r0 = max(0, int(math.ceil(v - radius)))
         r1 = min(H - 1, int(math.floor(v + radius)))
         c0 = max(0, int(math.ceil(u - radius)))
@@ -544,8 +547,8 @@ def detect_many(images, scale, s, bh, bw, acc_dtype, fit_step, hi, cand_uv, cand
                 sig = s * max(rms, q) / (amp * math.sqrt(used * fit_step * fit_step))
                 if rms > 3.0 * q:
                     # not a clean image (noise, blur, compression): refit the intensities
-                    if refine_gaussian(img, ch, scale, s, u, v, amp, 2.0 * s, hi, fl if ch == 2 else -1.0,
-                                       1, 3, ex, ey, gout):
+                    if refine_gaussian(img, ch, scale, s, u, v, amp, 1.7 * s, hi, fl if ch == 2 else -1.0,
+                                       2, ex, ey, gout):
                         if abs(gout[0] - u) < s and abs(gout[1] - v) < s:
                             u, v, amp = gout[0], gout[1], gout[2]
                             sig = math.sqrt(max(0.5 * (gout[5] + gout[6]), 1e-12))
