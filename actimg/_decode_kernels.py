@@ -125,6 +125,21 @@ def find_candidates(bm, ch, base, min_height, nms_r, nms_c, out_pos, out_val):
 
 
 # ---------------------------------------------------------------------------- fit
+@njit(cache=True, nogil=True, inline="always")
+def _disc_span(dr, u0, rad2, c0, c1, step):
+    """Columns ``[ca, cb]`` of a row ``dr`` away from the centre that lie in the disc of
+    squared radius ``rad2`` around column ``u0``, clipped to ``[c0, c1]`` and on the grid
+    ``c0 + k * step`` (empty when ``ca > cb``)."""
+    q = rad2 - dr * dr
+    if q < 0:
+        return 1, 0
+    h = math.sqrt(q)
+    ca = max(c0, int(math.ceil(u0 - h)))
+    cb = min(c1, int(math.floor(u0 + h)))
+    ca = c0 + ((ca - c0 + step - 1) // step) * step
+    return ca, cb
+
+
 @njit(cache=True, nogil=True)
 def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, ex, ey, residual):
     """Sub-pixel centre of a known-sigma Gaussian blob near ``(u0, v0)``.
@@ -153,13 +168,7 @@ def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, ex, ey
     rad2 = radius * radius
     for r in range(r0, r1 + 1, step):
         dr = r - v0
-        q = rad2 - dr * dr
-        if q < 0:
-            continue
-        h = math.sqrt(q)
-        ca = max(c0, int(math.ceil(u0 - h)))
-        cb = min(c1, int(math.floor(u0 + h)))
-        ca += (ca - c0) % step and step - (ca - c0) % step
+        ca, cb = _disc_span(dr, u0, rad2, c0, c1, step)
         row = img[r]
         for c in range(ca, cb + 1, step):
             raw = row[c, ch]
@@ -208,13 +217,7 @@ def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, ex, ey
     sse = 0.0
     for r in range(r0, r1 + 1, step):
         dr = r - v0
-        q = rad2 - dr * dr
-        if q < 0:
-            continue
-        h = math.sqrt(q)
-        ca = max(c0, int(math.ceil(u0 - h)))
-        cb = min(c1, int(math.floor(u0 + h)))
-        ca += (ca - c0) % step and step - (ca - c0) % step
+        ca, cb = _disc_span(dr, u0, rad2, c0, c1, step)
         row = img[r]
         e_r = ey[r]
         for c in range(ca, cb + 1, step):
