@@ -230,7 +230,7 @@ def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, ex, ey
 
 
 @njit(cache=True, nogil=True)
-def refine_gaussian(img, ch, scale, s, u, v, amp, radius, hi, floor, iters, ex, ey, out):
+def refine_gaussian(img, ch, scale, s, u, v, amp, radius, hi, floor, iters, ex, ey, src, nsrc, exs, eys, out):
     """Linear-domain Gauss-Newton fit of ``A exp(-d^2 / (2 sigma^2)) + b`` near ``(u, v)``.
 
     The log-domain fit is exact for clean images; under additive noise, blur or a
@@ -239,19 +239,29 @@ def refine_gaussian(img, ch, scale, s, u, v, amp, radius, hi, floor, iters, ex, 
     [0.6 s, 2 s]) and, for R/G, a background ``b``. For B (``floor >= 0``) the
     background is the gripper floor, not additive: only pixels where the current model
     is above ``floor + 0.02`` are used, with ``b = 0``. Saturated pixels (``>= hi``) are
-    left out. Writes ``out = (u, v, A, sigma, b, var_u, var_v, rms)``; returns False if
-    the fit failed (``out`` then holds the start). The first steps and the variance use
-    every other pixel in each direction (a good start needs no more); the last step
-    uses every pixel.
+    left out.
+
+    Channel cross-talk: ``src (nsrc, 2)`` are the centres of the other channels' blobs
+    nearby; each adds a Gaussian of the same width at that fixed centre with a free
+    amplitude (the leakage), so a neighbouring blob bleeding into this channel does not
+    pull its centre. ``exs``/``eys`` are ``(2, W)``/``(2, H)`` scratch tables.
+
+    Writes ``out = (u, v, A, sigma, b, var_u, var_v, rms, leak_z)`` (``leak_z``: the
+    largest leakage amplitude over its standard error, 0 without sources); returns False
+    if the fit failed (``out`` then holds the start). The first steps and the variance use every
+    other pixel in each direction (a good start needs no more); the last step uses every
+    pixel.
     """
     H, W, _ = img.shape
     b = 0.0
     sg = s
-    npar = 4 if floor >= 0.0 else 5
+    nb = 4 if floor >= 0.0 else 5
+    npar = nb + nsrc
     Hm = np.empty((npar, npar))
     g = np.empty(npar)
     dx = np.empty(npar)
     jac = np.empty(npar)
+    leak = np.zeros(2)
     out[0] = u
     out[1] = v
     out[2] = amp
@@ -260,9 +270,11 @@ def refine_gaussian(img, ch, scale, s, u, v, amp, radius, hi, floor, iters, ex, 
     out[5] = np.inf
     out[6] = np.inf
     out[7] = np.inf
+    out[8] = 0.0
     rad2 = radius * radius
     sse = 0.0
     n = 0
+    step = 2
     for it in range(iters + 1):
         step = 1 if it == iters - 1 else 2
         r0 = max(0, int(math.ceil(v - radius)))
@@ -274,8 +286,12 @@ def refine_gaussian(img, ch, scale, s, u, v, amp, radius, hi, floor, iters, ex, 
         inv = 1.0 / (2.0 * sg * sg)
         for c in range(c0, c1 + 1):
             ex[c] = math.exp(-((c - u) ** 2) * inv)
+            for q in range(nsrc):
+                exs[q, c] = math.exp(-((c - src[q, 0]) ** 2) * inv)
         for r in range(r0, r1 + 1):
             ey[r] = math.exp(-((r - v) ** 2) * inv)
+            for q in range(nsrc):
+                eys[q, r] = math.exp(-((r - src[q, 1]) ** 2) * inv)
         Hm[:] = 0.0
         g[:] = 0.0
         sse = 0.0
@@ -293,6 +309,8 @@ def refine_gaussian(img, ch, scale, s, u, v, amp, radius, hi, floor, iters, ex, 
                     continue
                 G = ex[c] * ey[r]
                 m = amp * G + b
+                for q in range(nsrc):
+                    m += leak[q] * exs[q, c] * eys[q, r]
                 if floor >= 0.0 and m < floor + 0.02:
                     continue
                 e = x - m
@@ -301,8 +319,10 @@ def refine_gaussian(img, ch, scale, s, u, v, amp, radius, hi, floor, iters, ex, 
                 jac[1] = aG * dr / (sg * sg)
                 jac[2] = G
                 jac[3] = aG * d2 / (sg * sg * sg)
-                if npar == 5:
+                if nb == 5:
                     jac[4] = 1.0
+                for q in range(nsrc):
+                    jac[nb + q] = exs[q, c] * eys[q, r]
                 for a in range(npar):
                     g[a] += jac[a] * e
                     for bb in range(a + 1):
@@ -324,8 +344,10 @@ def refine_gaussian(img, ch, scale, s, u, v, amp, radius, hi, floor, iters, ex, 
         v += dx[1]
         amp += dx[2]
         sg = min(2.0 * s, max(0.6 * s, sg + dx[3]))
-        if npar == 5:
+        if nb == 5:
             b += dx[4]
+        for q in range(nsrc):
+            leak[q] += dx[nb + q]
         if not (np.isfinite(u) and np.isfinite(v) and amp > 0.0):
             return False
     var = sse / max(1, n - npar)
@@ -341,12 +363,19 @@ def refine_gaussian(img, ch, scale, s, u, v, amp, radius, hi, floor, iters, ex, 
     if not _chol_solve(Hm, e1, col):
         return False
     vv = col[1] * var
+    lz = 0.0
+    for q in range(nsrc):
+        e1[:] = 0.0
+        e1[nb + q] = 1.0
+        if _chol_solve(Hm, e1, col) and col[nb + q] > 0:
+            lz = max(lz, abs(leak[q]) / math.sqrt(col[nb + q] * var))
+    out[8] = lz
     out[0] = u
     out[1] = v
     out[2] = amp
     out[3] = sg
     out[4] = b
-    # the grid is sampled every ``step`` px: each sample stands for step^2 pixels
+    # the last pass samples every other pixel: each sample stands for step^2 pixels
     out[5] = vu / (step * step)
     out[6] = vv / (step * step)
     out[7] = math.sqrt(var)
@@ -491,13 +520,14 @@ def triangulate_many(uv, w, Ks, W2Cs, C2Ws, X, err, nviews, iters, start, stop):
 
 # ------------------------------------------------------------------------- detect
 @njit(cache=True, nogil=True)
-def detect_many(images, scale, s, bh, bw, acc_dtype, fit_step, hi, cand_uv, cand_w, cand_amp, floors, start,
+def detect_many(images, scale, s, bh, bw, acc_dtype, fit_step, hi, cand_uv, cand_w, cand_amp, bgs, start,
                 stop):
     """Blob candidates of every channel of images ``start..stop``.
 
     images ``(N, H, W, 3)``; writes cand_uv ``(N, 3, K, 2)`` (fitted centres, NaN =
     none), cand_w ``(N, 3, K)`` (inverse variance of the centre, px^-2; 0 = none),
-    cand_amp ``(N, 3, K)`` fitted peak heights, floors ``(N,)`` the B background level.
+    cand_amp ``(N, 3, K)`` fitted peak heights, bgs ``(N, 3)`` the background level of
+    each channel (median block mean; for B the gripper floor).
     """
     N, H, W, _ = images.shape
     K = cand_w.shape[2]
@@ -513,20 +543,28 @@ def detect_many(images, scale, s, bh, bw, acc_dtype, fit_step, hi, cand_uv, cand
         ln_lut[i] = math.log(i / 255.0)
     pos = np.zeros((K, 2), np.int64)
     val = np.empty(K)
-    gout = np.empty(8)
+    gout = np.empty(9)
+    upd = np.empty((3, K, 4))
+    src = np.zeros((2, 2))
+    exs = np.empty((2, W))
+    eys = np.empty((2, H))
     radius = 1.8 * s
     q = 0.5 / 255.0  # one quantisation step, a lower bound on per-pixel noise
     for n in range(start, stop):
         img = images[n]
         block_means(img, bh, bw, max(1, bw // 3), scale, bm, acc)
-        # the B background is the floor (open) or 0 (closed): the blob covers < 1/4 of it
-        fl = np.median(bm[:, :, 2])
-        floors[n] = fl
+        # backgrounds: a blob covers a small part of the image, so the median block is
+        # background: 0 for R and G, the gripper floor (open) or 0 (closed) for B, all
+        # shifted alike by a brightness change
+        noisy = False
         for ch in range(3):
-            base = fl if ch == 2 else 0.0
+            bgs[n, ch] = np.median(bm[:, :, ch])
+        fl = bgs[n, 2]
+        for ch in range(3):
+            base = bgs[n, ch]
             find_candidates(bm, ch, base, 0.15, max(1, int(round(1.5 * s / bh))), max(1, int(round(1.5 * s / bw))),
                             pos, val)
-            lo = (fl if ch == 2 else 0.0) + 2.5 * scale if scale < 1.0 else (fl if ch == 2 else 0.0) + 0.01
+            lo = base + (2.5 * scale if scale < 1.0 else 0.01)
             for k in range(K):
                 cand_uv[n, ch, k, 0] = np.nan
                 cand_uv[n, ch, k, 1] = np.nan
@@ -550,8 +588,9 @@ def detect_many(images, scale, s, bh, bw, acc_dtype, fit_step, hi, cand_uv, cand
                 sig = s * max(rms, q) / (amp * math.sqrt(used * fit_step * fit_step))
                 if rms > 3.0 * q:
                     # not a clean image (noise, blur, compression): refit the intensities
+                    noisy = True
                     if refine_gaussian(img, ch, scale, s, u, v, amp, 1.7 * s, hi, fl if ch == 2 else -1.0,
-                                       2, ex, ey, gout):
+                                       2, ex, ey, src, 0, exs, eys, gout):
                         if abs(gout[0] - u) < s and abs(gout[1] - v) < s:
                             u, v, amp = gout[0], gout[1], gout[2]
                             sig = math.sqrt(max(0.5 * (gout[5] + gout[6]), 1e-12))
@@ -559,6 +598,50 @@ def detect_many(images, scale, s, bh, bw, acc_dtype, fit_step, hi, cand_uv, cand
                 cand_uv[n, ch, k, 1] = v
                 cand_w[n, ch, k] = 1.0 / (sig * sig)
                 cand_amp[n, ch, k] = amp
+        if not noisy:
+            continue
+        # then: blobs of the other channels may leak into each channel (colour
+        # cross-talk). Refit every candidate with the other channels' nearby centres as
+        # extra terms; keep those refits only if some leakage is significant (z > 4), so
+        # plain noise does not pay for the extra unknowns. Two rounds: the other
+        # centres improve too.
+        for rnd in range(2):
+            crosstalk = False
+            for ch in range(3):
+                for k in range(K):
+                    upd[ch, k, 3] = 0.0
+                    if not (cand_w[n, ch, k] > 0.0):
+                        continue
+                    u = cand_uv[n, ch, k, 0]
+                    v = cand_uv[n, ch, k, 1]
+                    ns = 0
+                    for oc in range(3):
+                        if oc == ch or not (cand_w[n, oc, 0] > 0.0):
+                            continue
+                        du = cand_uv[n, oc, 0, 0] - u
+                        dv = cand_uv[n, oc, 0, 1] - v
+                        if du * du + dv * dv < (4.0 * s) ** 2:
+                            src[ns, 0] = cand_uv[n, oc, 0, 0]
+                            src[ns, 1] = cand_uv[n, oc, 0, 1]
+                            ns += 1
+                    if ns == 0:
+                        continue
+                    if refine_gaussian(img, ch, scale, s, u, v, cand_amp[n, ch, k], 1.7 * s, hi,
+                                       bgs[n, 2] if ch == 2 else -1.0, 2, ex, ey, src, ns, exs, eys, gout):
+                        if abs(gout[0] - u) < s and abs(gout[1] - v) < s:
+                            upd[ch, k, 0] = gout[0]
+                            upd[ch, k, 1] = gout[1]
+                            upd[ch, k, 2] = 1.0 / max(0.5 * (gout[5] + gout[6]), 1e-12)
+                            upd[ch, k, 3] = 1.0
+                            crosstalk |= gout[8] > 4.0
+            if not crosstalk:
+                break
+            for ch in range(3):
+                for k in range(K):
+                    if upd[ch, k, 3] > 0.0:
+                        cand_uv[n, ch, k, 0] = upd[ch, k, 0]
+                        cand_uv[n, ch, k, 1] = upd[ch, k, 1]
+                        cand_w[n, ch, k] = upd[ch, k, 2]
 
 
 # ---------------------------------------------------------------- ray sampling
@@ -968,10 +1051,10 @@ def refine_pose(uv, w, model, Ks, W2Cs, R, t, iters, stats):
 
 
 @njit(cache=True, nogil=True)
-def associate_many(images, scale, floors, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, sel_uv, sel_w, start, stop):
+def associate_many(images, scale, bgs, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, sel_uv, sel_w, start, stop):
     """``ray_select`` for frames ``start..stop`` and the three points.
 
-    images ``(V, T, H, W, 3)``, floors ``(V, T)``, cand_uv ``(V, T, 3, K, 2)``,
+    images ``(V, T, H, W, 3)``, bgs ``(V, T, 3)`` channel backgrounds, cand_uv ``(V, T, 3, K, 2)``,
     cand_w ``(V, T, 3, K)``, cameras ``(T, V, ...)``; writes sel_uv ``(V, T, 3, 2)``,
     sel_w ``(V, T, 3)``.
     """
@@ -982,7 +1065,7 @@ def associate_many(images, scale, floors, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, se
     for t in range(start, stop):
         for p in range(3):
             for i in range(V):
-                bases[i] = floors[i, t] if p == 2 else 0.0
+                bases[i] = bgs[i, t, p]
             ray_select(images, t, p, scale, bases, cand_uv[:, t, p], cand_w[:, t, p], Ks[t], W2Cs[t], C2Ws[t],
                        s, su, sw)
             for i in range(V):

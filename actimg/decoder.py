@@ -36,7 +36,9 @@ class DecodeResult:
             none), pixel centres at integer coordinates.
         detection_weight: ``(V, T, 3)`` inverse variance (px^-2) of each detection.
         points: ``(T, 3, 3)`` decoded P, N, U in metres.
-        gripper_floor: ``(V, T)`` measured B background level in [0, 1].
+        gripper_floor: ``(V, T)`` measured blue floor: the B background above the R/G
+            background, relative to the range up to 1 (0.25 open, 0 closed for clean
+            images; brightness/contrast changes cancel out).
         method: ``"actimg"`` or ``"published"``.
         single_view: ``(T,)`` True where the pose comes from one view alone (P3P of the
             known triad; less accurate in depth).
@@ -145,7 +147,7 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     cand_uv = np.empty((N, 3, K_, 2))
     cand_w = np.empty((N, 3, K_))
     cand_amp = np.empty((N, 3, K_))
-    floors = np.empty(N)
+    bgs = np.empty((N, 3))
     # scan blocks: ~sigma/3 wide, twice as tall (fewer block rows to reduce)
     bw = max(1, int(round(s / 3)))
     bh = 2 * bw
@@ -154,10 +156,10 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     # fit on every pixel only when blobs are small
     fit_step = max(1, int(round(s / 9)))
     run_chunks(_k.detect_many, N, imgs.reshape(N, H, W, 3), scale, float(s), bh, bw, acc_dtype, fit_step, hi,
-               cand_uv, cand_w, cand_amp, floors, min_items=1)
+               cand_uv, cand_w, cand_amp, bgs, min_items=1)
     cand_uv = cand_uv.reshape(V, T, 3, K_, 2)
     cand_w = cand_w.reshape(V, T, 3, K_)
-    floors = floors.reshape(V, T)
+    bgs = bgs.reshape(V, T, 3)
 
     Ks, W2C, C2W = _frame_cameras(rig, T)
     off = spec.pixel_offset
@@ -168,7 +170,7 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
         Ks[..., 1, 2] -= off
     sel_uv = np.empty((V, T, 3, 2))
     sel_w = np.empty((V, T, 3))
-    run_chunks(_k.associate_many, T, imgs, scale, np.ascontiguousarray(floors), cand_uv, cand_w, Ks, W2C, C2W,
+    run_chunks(_k.associate_many, T, imgs, scale, bgs, cand_uv, cand_w, Ks, W2C, C2W,
                float(s), sel_uv, sel_w, min_items=4)
 
     # triangulate P, N, U separately (dropping a view that disagrees with the others):
@@ -203,6 +205,10 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     # frames where only one view sees all three points: the pose from that view (P3P)
     single = _single_view_poses(uv_f, w_f, model, Ks, W2C, C2W, R0, t0, ok, stats)
     ok |= single
+    # the blue floor relative to the R/G background (black) and to the peak (1): robust
+    # to a brightness/contrast change of the whole image
+    black = bgs[..., :2].mean(axis=-1)
+    floors = (bgs[..., 2] - black) / np.maximum(1.0 - black, 1e-3)
     return _assemble(rig, spec, imgs.shape, R0, t0, ok, single, stats, sel_uv + off, sel_w, floors, s, "actimg")
 
 
