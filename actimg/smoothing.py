@@ -27,9 +27,6 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.interpolate import CubicSpline
-from scipy.ndimage import median_filter
-from scipy.signal import savgol_filter
 from scipy.spatial.transform import Rotation, RotationSpline, Slerp
 
 from .decoder import DecodeResult
@@ -134,6 +131,8 @@ def _savgol_rows(n: int, w: int, p: int) -> tuple[np.ndarray, np.ndarray]:
     coefficients; the first and last ``w // 2`` outputs evaluate the polynomial fitted to
     the first / last ``w`` samples (as ``mode='interp'`` does).
     """
+    from scipy.signal import savgol_filter  # imported here: scipy.signal costs ~0.8 s at import
+
     C = savgol_filter(np.eye(w), w, p, axis=0, mode="interp")  # row i: weights of output i
     i = np.arange(n)
     start = np.clip(i - w // 2, 0, n - w)
@@ -301,6 +300,10 @@ def smooth(result: DecodeResult, *, window: int = 7, polyorder: int = 2, fill_ga
         ValueError: inconsistent shapes in ``result``, a measured rotation that is not a
             rotation matrix, or an option out of range (see above).
     """
+    from scipy.interpolate import CubicSpline
+    from scipy.ndimage import median_filter
+    from scipy.signal import savgol_filter
+
     spec = spec if spec is not None else ActionImageSpec()
     if not isinstance(spec, ActionImageSpec):
         raise TypeError(f"spec must be an ActionImageSpec, got {type(spec).__name__}")
