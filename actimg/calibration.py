@@ -31,7 +31,7 @@ from scipy.optimize import OptimizeResult, least_squares
 from ._validate import as_float_array
 from .camera import CameraRig, _invert_rigid
 from .rotations import rotation_angle_deg
-from .triangulation import triangulate
+from .triangulation import check_points2d, triangulate
 
 __all__ = [
     "POSE_NOISE", "SCALE_GAUGES", "RigRefinement", "perturb_rig", "refine_rig", "triangulation_reference",
@@ -768,16 +768,6 @@ def _consensus_offsets(obs: _Obs, X: np.ndarray, V: int) -> tuple[np.ndarray, np
 
 
 # -------------------------------------------------------------- triangulation tools
-def _check_points2d(points2d: object, rig: CameraRig) -> np.ndarray:
-    x = as_float_array(points2d, "points2d", last=(2,), ndim=(3,), allow_nan=True)
-    V, T = x.shape[:2]
-    if V != rig.n_views:
-        raise ValueError(f"points2d has V={V} views but the rig has {rig.n_views}")
-    if rig.n_frames is not None and rig.n_frames != T:
-        raise ValueError(f"points2d has T={T} frames but the per-frame rig has T={rig.n_frames}")
-    return np.where(np.isnan(x).any(axis=-1, keepdims=True), np.nan, x)
-
-
 def _projection_matrices(rig: CameraRig, T: int) -> np.ndarray:
     """``(V, T, 3, 4)`` ``K [R | t]`` (world2cam)."""
     K, E = rig.broadcast(T)
@@ -810,7 +800,7 @@ def dlt_triangulate(points2d: np.ndarray, rig: CameraRig) -> np.ndarray:
         solution is not in front of every camera that sees it.
     """
     rig = _check_rig(rig)
-    x = _check_points2d(points2d, rig)
+    x = check_points2d(points2d, rig)
     V, T = x.shape[:2]
     Pm = _projection_matrices(rig, T)  # (V, T, 3, 4)
     seen = ~np.isnan(x[..., 0])
@@ -843,7 +833,7 @@ def optimal_triangulate(points2d: np.ndarray, rig: CameraRig) -> np.ndarray:
         DLT start or the solution is not in front of every camera that sees it.
     """
     rig = _check_rig(rig)
-    x = _check_points2d(points2d, rig)
+    x = check_points2d(points2d, rig)
     T = x.shape[1]
     X = dlt_triangulate(x, rig)
     Pm = _projection_matrices(rig, T)

@@ -20,6 +20,18 @@ def _frame_cameras(rig: CameraRig, T: int) -> tuple[np.ndarray, np.ndarray, np.n
     return K, np.ascontiguousarray(_invert_rigid(E)), E
 
 
+def check_points2d(points2d: object, rig: CameraRig) -> np.ndarray:
+    """Validate ``(V, T, 2)`` detections against ``rig``; a point with one NaN coordinate
+    becomes NaN in both (not seen)."""
+    x = as_float_array(points2d, "points2d", last=(2,), ndim=(3,), allow_nan=True)
+    V, T = x.shape[:2]
+    if V != rig.n_views:
+        raise ValueError(f"points2d has V={V} views but the rig has {rig.n_views}")
+    if rig.n_frames is not None and rig.n_frames != T:
+        raise ValueError(f"points2d has T={T} frames but the per-frame rig has T={rig.n_frames}")
+    return np.where(np.isnan(x).any(axis=-1, keepdims=True), np.nan, x)
+
+
 def triangulate(points2d: np.ndarray, rig: CameraRig, weights: np.ndarray | None = None,
                 iterations: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """Triangulate one point per frame from several views.
@@ -43,12 +55,8 @@ def triangulate(points2d: np.ndarray, rig: CameraRig, weights: np.ndarray | None
     """
     if not isinstance(rig, CameraRig):
         raise TypeError(f"rig must be a CameraRig, got {type(rig).__name__}")
-    x = as_float_array(points2d, "points2d", last=(2,), ndim=(3,), allow_nan=True)
+    x = check_points2d(points2d, rig)
     V, T = x.shape[:2]
-    if V != rig.n_views:
-        raise ValueError(f"points2d has V={V} views but the rig has {rig.n_views}")
-    if rig.n_frames is not None and rig.n_frames != T:
-        raise ValueError(f"points2d has T={T} frames but the per-frame rig has T={rig.n_frames}")
     if weights is None:
         w = np.ones((V, T))
     else:
@@ -57,8 +65,7 @@ def triangulate(points2d: np.ndarray, rig: CameraRig, weights: np.ndarray | None
             raise ValueError(f"weights must have shape (V={V}, T={T}), got {w.shape}")
         if (w < 0).any():
             raise ValueError("weights must be non-negative")
-    # a detection with one NaN coordinate is not seen at all
-    w = np.where(np.isnan(x).any(axis=-1), 0.0, w)
+    w = np.where(np.isnan(x).any(axis=-1), 0.0, w)  # not seen
     Ks, W2C, C2W = _frame_cameras(rig, T)
     uv = np.ascontiguousarray(np.swapaxes(x, 0, 1))
     ww = np.ascontiguousarray(w.T)

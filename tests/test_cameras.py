@@ -15,6 +15,7 @@ import math
 from types import SimpleNamespace
 
 import numpy as np
+from _rotations import Rx, Ry, Rz
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -60,19 +61,6 @@ def rig():
     return CameraRig(K, E, H, W)
 
 
-def Rx(a):
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
-
-
-def Ry(a):
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
-
-
-def Rz(a):
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
 
 
 # ===================================================================== fovy

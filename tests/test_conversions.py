@@ -6,6 +6,7 @@ import math
 import warnings
 
 import numpy as np
+from _rotations import Rx, Ry, Rz
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,19 +22,6 @@ def batch(strategy, n=st.integers(1, 5)):
     return n.flatmap(lambda k: st.lists(strategy, min_size=k, max_size=k)).map(np.array)
 
 
-def Rx(a):
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
-
-
-def Ry(a):
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
-
-
-def Rz(a):
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
 
 
 def assert_rotation(R, atol=1e-9):
