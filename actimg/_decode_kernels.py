@@ -602,11 +602,11 @@ def detect_many(images, scale, s, bh, bw, acc_dtype, fit_step, hi, cand_uv, cand
             continue
         # then: blobs of the other channels may leak into each channel (colour
         # cross-talk). Refit every candidate with the other channels' nearby centres as
-        # extra terms; keep those refits only if some leakage is significant (z > 4), so
-        # plain noise does not pay for the extra unknowns. Two rounds: the other
-        # centres improve too.
+        # extra terms; keep those refits only if the leakage is significant (z > 6) in at
+        # least two channels, so plain noise does not pay for the extra unknowns. Two
+        # rounds: the other centres improve too.
         for rnd in range(2):
-            crosstalk = False
+            n_leaky = 0
             for ch in range(3):
                 for k in range(K):
                     upd[ch, k, 3] = 0.0
@@ -633,8 +633,11 @@ def detect_many(images, scale, s, bh, bw, acc_dtype, fit_step, hi, cand_uv, cand
                             upd[ch, k, 1] = gout[1]
                             upd[ch, k, 2] = 1.0 / max(0.5 * (gout[5] + gout[6]), 1e-12)
                             upd[ch, k, 3] = 1.0
-                            crosstalk |= gout[8] > 4.0
-            if not crosstalk:
+                            if k == 0 and gout[8] > 6.0:
+                                n_leaky += 1
+            # colour cross-talk mixes every channel: one channel alone that seems to
+            # leak is a misfit (blur, compression), not cross-talk
+            if n_leaky < 2:
                 break
             for ch in range(3):
                 for k in range(K):
