@@ -230,7 +230,8 @@ def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, ex, ey
 
 
 @njit(cache=True, nogil=True)
-def refine_gaussian(img, ch, scale, s, u, v, amp, radius, hi, floor, iters, ex, ey, src, nsrc, exs, eys, out):
+def refine_gaussian(img, ch, scale, s, u, v, amp, radius, hi, floor, iters, fine, ex, ey, src, nsrc, exs, eys,
+                    out):
     """Linear-domain Gauss-Newton fit of ``A exp(-d^2 / (2 sigma^2)) + b`` near ``(u, v)``.
 
     The log-domain fit is exact for clean images; under additive noise, blur or a
@@ -250,7 +251,7 @@ def refine_gaussian(img, ch, scale, s, u, v, amp, radius, hi, floor, iters, ex, 
     largest leakage amplitude over its standard error, 0 without sources); returns False
     if the fit failed (``out`` then holds the start). The first steps and the variance use every
     other pixel in each direction (a good start needs no more); the last step uses every
-    pixel.
+    pixel if ``fine``.
     """
     H, W, _ = img.shape
     b = 0.0
@@ -276,7 +277,7 @@ def refine_gaussian(img, ch, scale, s, u, v, amp, radius, hi, floor, iters, ex, 
     n = 0
     step = 2
     for it in range(iters + 1):
-        step = 1 if it == iters - 1 else 2
+        step = 1 if fine and it == iters - 1 else 2
         r0 = max(0, int(math.ceil(v - radius)))
         r1 = min(H - 1, int(math.floor(v + radius)))
         c0 = max(0, int(math.ceil(u - radius)))
@@ -590,7 +591,7 @@ def detect_many(images, scale, s, bh, bw, acc_dtype, fit_step, hi, cand_uv, cand
                     # not a clean image (noise, blur, compression): refit the intensities
                     noisy = True
                     if refine_gaussian(img, ch, scale, s, u, v, amp, 1.7 * s, hi, fl if ch == 2 else -1.0,
-                                       2, ex, ey, src, 0, exs, eys, gout):
+                                       2, True, ex, ey, src, 0, exs, eys, gout):
                         if abs(gout[0] - u) < s and abs(gout[1] - v) < s:
                             u, v, amp = gout[0], gout[1], gout[2]
                             sig = math.sqrt(max(0.5 * (gout[5] + gout[6]), 1e-12))
@@ -601,12 +602,23 @@ def detect_many(images, scale, s, bh, bw, acc_dtype, fit_step, hi, cand_uv, cand
         if not noisy:
             continue
         # then: blobs of the other channels may leak into each channel (colour
-        # cross-talk). Refit every candidate with the other channels' nearby centres as
-        # extra terms; keep those refits only if the leakage is significant (z > 6) in at
-        # least two channels, so plain noise does not pay for the extra unknowns. Two
-        # rounds: the other centres improve too.
+        # cross-talk). A cheap test first: refit each channel's main blob, on every
+        # other pixel, with the other channels' nearby centres as extra terms; colour
+        # cross-talk mixes every channel, so it counts only if the leakage is
+        # significant (z > 6) in at least two channels (one channel alone is a misfit:
+        # blur, compression), and plain noise does not pay for the extra unknowns. Then
+        # two rounds of full refits of every candidate (the other centres improve too).
+        n_leaky = 0
+        for ch in range(3):
+            if cand_w[n, ch, 0] > 0.0:
+                ns = _leak_sources(cand_uv[n], cand_w[n], ch, cand_uv[n, ch, 0, 0], cand_uv[n, ch, 0, 1], s, src)
+                if ns and refine_gaussian(img, ch, scale, s, cand_uv[n, ch, 0, 0], cand_uv[n, ch, 0, 1],
+                                          cand_amp[n, ch, 0], 1.7 * s, hi, bgs[n, 2] if ch == 2 else -1.0, 2,
+                                          False, ex, ey, src, ns, exs, eys, gout):
+                    n_leaky += gout[8] > 6.0
+        if n_leaky < 2:
+            continue
         for rnd in range(2):
-            n_leaky = 0
             for ch in range(3):
                 for k in range(K):
                     upd[ch, k, 3] = 0.0
@@ -614,37 +626,39 @@ def detect_many(images, scale, s, bh, bw, acc_dtype, fit_step, hi, cand_uv, cand
                         continue
                     u = cand_uv[n, ch, k, 0]
                     v = cand_uv[n, ch, k, 1]
-                    ns = 0
-                    for oc in range(3):
-                        if oc == ch or not (cand_w[n, oc, 0] > 0.0):
-                            continue
-                        du = cand_uv[n, oc, 0, 0] - u
-                        dv = cand_uv[n, oc, 0, 1] - v
-                        if du * du + dv * dv < (4.0 * s) ** 2:
-                            src[ns, 0] = cand_uv[n, oc, 0, 0]
-                            src[ns, 1] = cand_uv[n, oc, 0, 1]
-                            ns += 1
+                    ns = _leak_sources(cand_uv[n], cand_w[n], ch, u, v, s, src)
                     if ns == 0:
                         continue
                     if refine_gaussian(img, ch, scale, s, u, v, cand_amp[n, ch, k], 1.7 * s, hi,
-                                       bgs[n, 2] if ch == 2 else -1.0, 2, ex, ey, src, ns, exs, eys, gout):
+                                       bgs[n, 2] if ch == 2 else -1.0, 2, True, ex, ey, src, ns, exs, eys, gout):
                         if abs(gout[0] - u) < s and abs(gout[1] - v) < s:
                             upd[ch, k, 0] = gout[0]
                             upd[ch, k, 1] = gout[1]
                             upd[ch, k, 2] = 1.0 / max(0.5 * (gout[5] + gout[6]), 1e-12)
                             upd[ch, k, 3] = 1.0
-                            if k == 0 and gout[8] > 6.0:
-                                n_leaky += 1
-            # colour cross-talk mixes every channel: one channel alone that seems to
-            # leak is a misfit (blur, compression), not cross-talk
-            if n_leaky < 2:
-                break
             for ch in range(3):
                 for k in range(K):
                     if upd[ch, k, 3] > 0.0:
                         cand_uv[n, ch, k, 0] = upd[ch, k, 0]
                         cand_uv[n, ch, k, 1] = upd[ch, k, 1]
                         cand_w[n, ch, k] = upd[ch, k, 2]
+
+
+@njit(cache=True, nogil=True)
+def _leak_sources(cuv, cw, ch, u, v, s, src):
+    """Centres of the other channels' main blobs within 4 sigma of ``(u, v)`` into
+    ``src``; returns how many. cuv ``(3, K, 2)``, cw ``(3, K)``."""
+    ns = 0
+    for oc in range(3):
+        if oc == ch or not (cw[oc, 0] > 0.0):
+            continue
+        du = cuv[oc, 0, 0] - u
+        dv = cuv[oc, 0, 1] - v
+        if du * du + dv * dv < (4.0 * s) ** 2:
+            src[ns, 0] = cuv[oc, 0, 0]
+            src[ns, 1] = cuv[oc, 0, 1]
+            ns += 1
+    return ns
 
 
 # ---------------------------------------------------------------- ray sampling
