@@ -230,6 +230,82 @@ def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, ex, ey
 
 
 @njit(cache=True, nogil=True)
+def _gauss_moments(img, ch, scale, r0, r1, c0, c1, step, u, v, amp, b, rad2, hi, floor, ex, ey, Hm, g):
+    """Lower triangle of ``sum j j^T`` and ``sum j e`` for ``j = (G dc, G dr, G, G d^2, 1)``
+    (the last only when ``floor < 0``: a free background) over the fitted pixels, into
+    ``Hm``/``g``; returns ``(n, sse)``. Scalar accumulators keep the loop in registers."""
+    h00 = h10 = h11 = h20 = h21 = h22 = h30 = h31 = h32 = h33 = 0.0
+    h40 = h41 = h42 = h43 = h44 = 0.0
+    g0 = g1 = g2 = g3 = g4 = 0.0
+    sse = 0.0
+    n = 0
+    for r in range(r0, r1 + 1, step):
+        dr = r - v
+        row = img[r]
+        eyr = ey[r]
+        for c in range(c0, c1 + 1, step):
+            dc = c - u
+            d2 = dc * dc + dr * dr
+            if d2 > rad2:
+                continue
+            x = row[c, ch] * scale
+            if x >= hi:
+                continue
+            G = ex[c] * eyr
+            m = amp * G + b
+            if floor >= 0.0 and m < floor + 0.02:
+                continue
+            e = x - m
+            j0 = G * dc
+            j1 = G * dr
+            j3 = G * d2
+            h00 += j0 * j0
+            h10 += j1 * j0
+            h11 += j1 * j1
+            h20 += G * j0
+            h21 += G * j1
+            h22 += G * G
+            h30 += j3 * j0
+            h31 += j3 * j1
+            h32 += j3 * G
+            h33 += j3 * j3
+            h40 += j0
+            h41 += j1
+            h42 += G
+            h43 += j3
+            h44 += 1.0
+            g0 += j0 * e
+            g1 += j1 * e
+            g2 += G * e
+            g3 += j3 * e
+            g4 += e
+            sse += e * e
+            n += 1
+    Hm[0, 0] = h00
+    Hm[1, 0] = h10
+    Hm[1, 1] = h11
+    Hm[2, 0] = h20
+    Hm[2, 1] = h21
+    Hm[2, 2] = h22
+    Hm[3, 0] = h30
+    Hm[3, 1] = h31
+    Hm[3, 2] = h32
+    Hm[3, 3] = h33
+    g[0] = g0
+    g[1] = g1
+    g[2] = g2
+    g[3] = g3
+    if Hm.shape[0] > 4:
+        Hm[4, 0] = h40
+        Hm[4, 1] = h41
+        Hm[4, 2] = h42
+        Hm[4, 3] = h43
+        Hm[4, 4] = h44
+        g[4] = g4
+    return n, sse
+
+
+@njit(cache=True, nogil=True)
 def refine_gaussian(img, ch, scale, s, u, v, amp, radius, hi, floor, iters, fine, ex, ey, src, nsrc, exs, eys,
                     out):
     """Linear-domain Gauss-Newton fit of ``A exp(-d^2 / (2 sigma^2)) + b`` near ``(u, v)``.
@@ -297,7 +373,20 @@ def refine_gaussian(img, ch, scale, s, u, v, amp, radius, hi, floor, iters, fine
         g[:] = 0.0
         sse = 0.0
         n = 0
+        if nsrc == 0:
+            # fast path (no leakage terms): accumulate the moments of the unscaled
+            # Jacobian columns (G dc, G dr, G, G d^2, 1) in scalars, scale afterwards
+            n, sse = _gauss_moments(img, ch, scale, r0, r1, c0, c1, step, u, v, amp, b, rad2, hi, floor,
+                                    ex, ey, Hm, g)
+            ka = amp / (sg * sg)
+            dsc = np.array([ka, ka, 1.0, ka / sg, 1.0])
+            for a in range(npar):
+                g[a] *= dsc[a]
+                for bb in range(a + 1):
+                    Hm[a, bb] *= dsc[a] * dsc[bb]
         for r in range(r0, r1 + 1, step):
+            if nsrc == 0:
+                break
             dr = r - v
             row = img[r]
             for c in range(c0, c1 + 1, step):
@@ -610,10 +699,13 @@ def detect_many(images, scale, s, bh, bw, acc_dtype, fit_step, hi, cand_uv, cand
         # two rounds of full refits of every candidate (the other centres improve too).
         n_leaky = 0
         for ch in range(3):
+            if ch == 2 and n_leaky != 1:
+                break  # two channels already decide it
             if cand_w[n, ch, 0] > 0.0:
                 ns = _leak_sources(cand_uv[n], cand_w[n], ch, cand_uv[n, ch, 0, 0], cand_uv[n, ch, 0, 1], s, src)
+                # one Gauss-Newton step from the fit without leakage: a score test
                 if ns and refine_gaussian(img, ch, scale, s, cand_uv[n, ch, 0, 0], cand_uv[n, ch, 0, 1],
-                                          cand_amp[n, ch, 0], 1.7 * s, hi, bgs[n, 2] if ch == 2 else -1.0, 2,
+                                          cand_amp[n, ch, 0], 1.7 * s, hi, bgs[n, 2] if ch == 2 else -1.0, 1,
                                           False, ex, ey, src, ns, exs, eys, gout):
                     n_leaky += gout[8] > 6.0
         if n_leaky < 2:
