@@ -230,15 +230,21 @@ def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, ex, ey
 
 
 @njit(cache=True, nogil=True)
-def _gauss_moments(img, ch, scale, r0, r1, c0, c1, step, u, v, amp, b, rad2, hi, floor, ex, ey, Hm, g):
-    """Lower triangle of ``sum j j^T`` and ``sum j e`` for ``j = (G dc, G dr, G, G d^2, 1)``
-    (the last only when ``floor < 0``: a free background) over the fitted pixels, into
-    ``Hm``/``g``; returns ``(n, sse)``. Scalar accumulators keep the loop in registers."""
+def _gauss_moments(img, ch, scale, r0, r1, c0, c1, step, u, v, amp, b, rad2, hi, floor, ex, ey,
+                   nb, nsrc, leak, exs, eys, Hm, g):
+    """Normal equations of the blob refit over the fitted pixels, unscaled.
+
+    Columns: ``(G dc, G dr, G, G d^2)``, then ``1`` if ``nb == 5`` (a free background),
+    then one per leakage source (its Gaussian). Writes the lower triangle of
+    ``sum j j^T`` into ``Hm`` and ``sum j e`` into ``g``; returns ``(n, sse)``. The four
+    Gaussian columns use scalar accumulators (the hot loop stays in registers).
+    """
     h00 = h10 = h11 = h20 = h21 = h22 = h30 = h31 = h32 = h33 = 0.0
     h40 = h41 = h42 = h43 = h44 = 0.0
     g0 = g1 = g2 = g3 = g4 = 0.0
     sse = 0.0
     n = 0
+    jl = np.empty(2)
     for r in range(r0, r1 + 1, step):
         dr = r - v
         row = img[r]
@@ -253,6 +259,9 @@ def _gauss_moments(img, ch, scale, r0, r1, c0, c1, step, u, v, amp, b, rad2, hi,
                 continue
             G = ex[c] * eyr
             m = amp * G + b
+            for q in range(nsrc):
+                jl[q] = exs[q, c] * eys[q, r]
+                m += leak[q] * jl[q]
             if floor >= 0.0 and m < floor + 0.02:
                 continue
             e = x - m
@@ -279,6 +288,18 @@ def _gauss_moments(img, ch, scale, r0, r1, c0, c1, step, u, v, amp, b, rad2, hi,
             g2 += G * e
             g3 += j3 * e
             g4 += e
+            for q in range(nsrc):
+                k = nb + q
+                jq = jl[q]
+                Hm[k, 0] += jq * j0
+                Hm[k, 1] += jq * j1
+                Hm[k, 2] += jq * G
+                Hm[k, 3] += jq * j3
+                if nb == 5:
+                    Hm[k, 4] += jq
+                for q2 in range(q + 1):
+                    Hm[k, nb + q2] += jq * jl[q2]
+                g[k] += jq * e
             sse += e * e
             n += 1
     Hm[0, 0] = h00
@@ -295,7 +316,7 @@ def _gauss_moments(img, ch, scale, r0, r1, c0, c1, step, u, v, amp, b, rad2, hi,
     g[1] = g1
     g[2] = g2
     g[3] = g3
-    if Hm.shape[0] > 4:
+    if nb == 5:
         Hm[4, 0] = h40
         Hm[4, 1] = h41
         Hm[4, 2] = h42
@@ -337,7 +358,6 @@ def refine_gaussian(img, ch, scale, s, u, v, amp, radius, hi, floor, iters, fine
     Hm = np.empty((npar, npar))
     g = np.empty(npar)
     dx = np.empty(npar)
-    jac = np.empty(npar)
     leak = np.zeros(2)
     out[0] = u
     out[1] = v
@@ -373,52 +393,17 @@ def refine_gaussian(img, ch, scale, s, u, v, amp, radius, hi, floor, iters, fine
         g[:] = 0.0
         sse = 0.0
         n = 0
-        if nsrc == 0:
-            # fast path (no leakage terms): accumulate the moments of the unscaled
-            # Jacobian columns (G dc, G dr, G, G d^2, 1) in scalars, scale afterwards
-            n, sse = _gauss_moments(img, ch, scale, r0, r1, c0, c1, step, u, v, amp, b, rad2, hi, floor,
-                                    ex, ey, Hm, g)
-            ka = amp / (sg * sg)
-            dsc = np.array([ka, ka, 1.0, ka / sg, 1.0])
-            for a in range(npar):
-                g[a] *= dsc[a]
-                for bb in range(a + 1):
-                    Hm[a, bb] *= dsc[a] * dsc[bb]
-        for r in range(r0, r1 + 1, step):
-            if nsrc == 0:
-                break
-            dr = r - v
-            row = img[r]
-            for c in range(c0, c1 + 1, step):
-                dc = c - u
-                d2 = dc * dc + dr * dr
-                if d2 > rad2:
-                    continue
-                x = row[c, ch] * scale
-                if x >= hi:
-                    continue
-                G = ex[c] * ey[r]
-                m = amp * G + b
-                for q in range(nsrc):
-                    m += leak[q] * exs[q, c] * eys[q, r]
-                if floor >= 0.0 and m < floor + 0.02:
-                    continue
-                e = x - m
-                aG = amp * G
-                jac[0] = aG * dc / (sg * sg)
-                jac[1] = aG * dr / (sg * sg)
-                jac[2] = G
-                jac[3] = aG * d2 / (sg * sg * sg)
-                if nb == 5:
-                    jac[4] = 1.0
-                for q in range(nsrc):
-                    jac[nb + q] = exs[q, c] * eys[q, r]
-                for a in range(npar):
-                    g[a] += jac[a] * e
-                    for bb in range(a + 1):
-                        Hm[a, bb] += jac[a] * jac[bb]
-                sse += e * e
-                n += 1
+        n, sse = _gauss_moments(img, ch, scale, r0, r1, c0, c1, step, u, v, amp, b, rad2, hi, floor, ex, ey,
+                                nb, nsrc, leak, exs, eys, Hm, g)
+        # scale the Gaussian columns to the Jacobian: d/du = A G dc / sigma^2, ...,
+        # d/dsigma = A G d^2 / sigma^3 (background and leakage columns are unscaled)
+        ka = amp / (sg * sg)
+        for a in range(npar):
+            da = ka if a < 2 else (ka / sg if a == 3 else 1.0)
+            g[a] *= da
+            for bb in range(a + 1):
+                db = ka if bb < 2 else (ka / sg if bb == 3 else 1.0)
+                Hm[a, bb] *= da * db
         if n < 2 * npar:
             return False
         for a in range(npar):
