@@ -92,36 +92,31 @@ def find_candidates(bm, ch, base, min_height, nms_r, nms_c, out_pos, out_val):
                         out_val[k] = -1.0
             if skip:
                 continue
-            # insert sorted (descending)
-            k = K - 1
-            # compact the list first (suppression may have left holes)
+            # compact the list (suppression may have left holes), then insert x
+            # sorted (descending, after equal values)
             for i in range(K):
                 for j in range(K - 1 - i):
                     if out_val[j] < out_val[j + 1]:
-                        t = out_val[j]
-                        out_val[j] = out_val[j + 1]
-                        out_val[j + 1] = t
-                        t0 = out_pos[j, 0]
-                        t1 = out_pos[j, 1]
-                        out_pos[j, 0] = out_pos[j + 1, 0]
-                        out_pos[j, 1] = out_pos[j + 1, 1]
-                        out_pos[j + 1, 0] = t0
-                        out_pos[j + 1, 1] = t1
+                        _swap_candidates(out_val, out_pos, j, j + 1)
+            k = K - 1
             if x > out_val[k]:
                 out_val[k] = x
                 out_pos[k, 0] = r
                 out_pos[k, 1] = c
                 while k > 0 and out_val[k] > out_val[k - 1]:
-                    t = out_val[k]
-                    out_val[k] = out_val[k - 1]
-                    out_val[k - 1] = t
-                    t0 = out_pos[k, 0]
-                    t1 = out_pos[k, 1]
-                    out_pos[k, 0] = out_pos[k - 1, 0]
-                    out_pos[k, 1] = out_pos[k - 1, 1]
-                    out_pos[k - 1, 0] = t0
-                    out_pos[k - 1, 1] = t1
+                    _swap_candidates(out_val, out_pos, k, k - 1)
                     k -= 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _swap_candidates(val, pos, i, j):
+    t = val[i]
+    val[i] = val[j]
+    val[j] = t
+    for a in range(2):
+        t0 = pos[i, a]
+        pos[i, a] = pos[j, a]
+        pos[j, a] = t0
 
 
 # ---------------------------------------------------------------------------- fit

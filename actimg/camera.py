@@ -270,9 +270,9 @@ class CameraRig:
 
         Returns:
             ``origins (V, ..., 3)`` (camera centres, metres) and unit world
-            ``directions (V, ..., 3)``; the point at depth ``d`` is
-            ``origin + d * direction / direction_z_cam``... i.e. a unit ray; to get the
-            point at camera depth ``d`` use :meth:`unproject`.
+            ``directions (V, ..., 3)``: ``origin + lam * direction`` is the point at
+            distance ``lam`` (metres) along the ray; for the point at camera depth
+            ``z`` use :meth:`unproject`.
         """
         o, d, _ = self._rays(pixels)
         return o, d / np.linalg.norm(d, axis=-1, keepdims=True)
