@@ -17,41 +17,53 @@ MAX_CANDIDATES = 4
 
 # --------------------------------------------------------------------------- scan
 @njit(cache=True, nogil=True)
-def block_means(img, bh, bw, hstep, scale, bm, acc):
+def block_means(img, bh, bw, hstep, rstep, scale, bm, acc):
     """Mean of each ``bh x bw`` block per channel: ``img (H, W, 3)`` -> ``bm (Hb, Wb, 3)`` in [0, 1].
 
-    Every pixel is read, row after row (sequential reads are the fastest way through
-    memory here: skipping rows defeats the prefetcher), into ``acc``, a ``(W * 3,)``
-    scratch row (uint16 for uint8 images) that the compiler vectorises; each block row
-    is then reduced to its blocks once.
+    Every ``rstep``-th row of a block is read whole (blobs are several blocks wide, so
+    a few rows per block find them; reading a row whole keeps the reads sequential for
+    the prefetcher) into ``acc``, a ``(W * 3,)`` scratch row (uint16 for uint8 images)
+    that the compiler vectorises; each block row is then reduced to its blocks once,
+    from every ``hstep``-th column.
     """
     H, W, _ = img.shape
     Hb, Wb, _ = bm.shape
     W3 = W * 3
+    # the columns read in a full block (the last block may be narrower): offsets and
+    # counts hoisted out of the block loop (integer division is slow)
+    first = (bw - 1) % hstep // 2
+    nc_full = (bw - 1 - first) // hstep + 1
     for rb in range(Hb):
         r0 = rb * bh
         r1 = min(H, r0 + bh)
         acc[:] = 0
-        for r in range(r0, r1):
+        nr = 0
+        for r in range(r0 + min(rstep, r1 - r0) // 2, r1, rstep):
             row = img[r].reshape(W3)
             for i in range(W3):
                 acc[i] += row[i]
+            nr += 1
+        f_full = scale / (nr * nc_full)
         for cb in range(Wb):
             c0 = cb * bw
-            c1 = min(W, c0 + bw)
-            # integer sums for uint8 images (short dependency chains); float otherwise.
-            # Every hstep-th column of the block: the rows are already summed, so the
-            # estimate still averages bh * bw / hstep pixels
+            c1 = c0 + bw
+            i0 = 3 * (c0 + first)
+            nc = nc_full
+            f = f_full
+            if c1 > W:
+                cs = c0 + (W - c0 - 1) % hstep // 2
+                i0 = 3 * cs
+                nc = (W - 1 - cs) // hstep + 1
+                f = scale / (nr * nc)
+            # integer sums for uint8 images (short dependency chains); float otherwise
             s0 = 0
             s1 = 0
             s2 = 0
-            nc = 0
-            for c in range(c0 + (c1 - c0 - 1) % hstep // 2, c1, hstep):
-                s0 += acc[3 * c]
-                s1 += acc[3 * c + 1]
-                s2 += acc[3 * c + 2]
-                nc += 1
-            f = scale / ((r1 - r0) * nc)
+            for j in range(nc):
+                i = i0 + j * 3 * hstep
+                s0 += acc[i]
+                s1 += acc[i + 1]
+                s2 += acc[i + 2]
             bm[rb, cb, 0] = s0 * f
             bm[rb, cb, 1] = s1 * f
             bm[rb, cb, 2] = s2 * f
@@ -73,14 +85,7 @@ def find_candidates(bm, ch, base, min_height, nms_r, nms_c, out_pos, out_val):
             x = bm[r, c, ch]
             if x < base + min_height or x <= out_val[K - 1]:
                 continue
-            is_max = True
-            for rr in range(max(0, r - 1), min(Hb, r + 2)):
-                for cc in range(max(0, c - 1), min(Wb, c + 2)):
-                    y = bm[rr, cc, ch]
-                    # ties broken by position so a plateau gives one maximum
-                    if y > x or (y == x and (rr < r or (rr == r and cc < c))):
-                        is_max = False
-            if not is_max:
+            if not _local_max(bm, ch, r, c, x):
                 continue
             # suppress weaker candidates nearby, or skip this one
             skip = False
@@ -106,6 +111,32 @@ def find_candidates(bm, ch, base, min_height, nms_r, nms_c, out_pos, out_val):
                 while k > 0 and out_val[k] > out_val[k - 1]:
                     _swap_candidates(out_val, out_pos, k, k - 1)
                     k -= 1
+
+
+@njit(cache=True, nogil=True)
+def _background(bm, ch, tmp):
+    """Median block mean of channel ``ch`` over a regular subset of at most ~400 blocks
+    (blobs cover a small part of the image, so the median block is background)."""
+    Hb, Wb, _ = bm.shape
+    k = max(1, (Hb * Wb) // 200)
+    m = 0
+    for i in range(0, Hb * Wb, k):
+        tmp[m] = bm[i // Wb, i % Wb, ch]
+        m += 1
+    return np.median(tmp[:m])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _local_max(bm, ch, r, c, x):
+    """Whether block (r, c) is a maximum of its 3x3 neighbourhood in channel ``ch``; ties
+    are broken by position so that a plateau gives one maximum."""
+    Hb, Wb, _ = bm.shape
+    for rr in range(max(0, r - 1), min(Hb, r + 2)):
+        for cc in range(max(0, c - 1), min(Wb, c + 2)):
+            y = bm[rr, cc, ch]
+            if y > x or (y == x and (rr < r or (rr == r and cc < c))):
+                return False
+    return True
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -136,7 +167,7 @@ def _disc_span(dr, u0, rad2, c0, c1, step):
 
 
 @njit(cache=True, nogil=True)
-def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, ex, ey, residual):
+def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, residual):
     """Sub-pixel centre of a known-sigma Gaussian blob near ``(u0, v0)``.
 
     Weighted least squares of ``ln x = a - ((c-u)^2 + (r-v)^2) / (2 s^2)`` over the
@@ -144,10 +175,9 @@ def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, ex, ey
     [0, 1]) lies in ``(lo, hi)``: the saturated core, the gripper floor and the faint tail
     are left out, and pixels cut off by the border are simply absent, so neither biases
     the centre. Weights ``x^2`` match the variance of ``ln x`` under constant pixel noise.
-    ``ln_lut`` (256,) holds ``ln(k / 255)`` and is used for uint8 images (``scale < 1``);
-    ``ex``/``ey`` are scratch rows of length >= W / H. Returns
-    ``(u, v, amplitude, rms, n_used)`` (``rms`` of the intensity residual, NaN unless
-    ``residual``); ``n_used < 4`` means no fit.
+    ``ln_lut`` (256,) holds ``ln(k / 255)`` and is used for uint8 images (``scale < 1``).
+    Returns ``(u, v, amplitude, rms, n_used)`` (``rms`` of the intensity residual, to
+    first order, NaN unless ``residual``); ``n_used < 4`` means no fit.
     """
     H, W, _ = img.shape
     two_s2 = 2.0 * s * s
@@ -158,7 +188,7 @@ def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, ex, ey
     u8 = scale < 1.0
     # normal equations for unknowns (a, du/s^2, dv/s^2) in centred coordinates
     S00 = S01 = S02 = S11 = S12 = S22 = 0.0
-    B0 = B1 = B2 = 0.0
+    B0 = B1 = B2 = Szz = 0.0
     n = 0
     rad2 = radius * radius
     for r in range(r0, r1 + 1, step):
@@ -185,6 +215,7 @@ def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, ex, ey
             B0 += w * z
             B1 += wdc * z
             B2 += wdr * z
+            Szz += w * z * z
             n += 1
     if n < 4:
         return u0, v0, 0.0, np.inf, n
@@ -204,24 +235,10 @@ def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, ex, ey
         return u0, v0, 0.0, np.inf, 0
     if not residual:
         return u, v, amp, np.nan, n
-    # residual of the fitted blob over the same pixels (separable exp tables)
-    for c in range(c0, c1 + 1):
-        ex[c] = amp * math.exp(-((c - u) ** 2) / two_s2)
-    for r in range(r0, r1 + 1):
-        ey[r] = math.exp(-((r - v) ** 2) / two_s2)
-    sse = 0.0
-    for r in range(r0, r1 + 1, step):
-        dr = r - v0
-        ca, cb = _disc_span(dr, u0, rad2, c0, c1, step)
-        row = img[r]
-        e_r = ey[r]
-        for c in range(ca, cb + 1, step):
-            x = row[c, ch] * scale
-            if x <= lo or x >= hi:
-                continue
-            e = x - ex[c] * e_r
-            sse += e * e
-    return u, v, amp, math.sqrt(sse / n), n
+    # residual from the normal equations (sum w z^2 - p.B at the solution): the weighted
+    # log residual x^2 (ln x - ln m)^2 is (x - m)^2 to first order, the intensity residual
+    sse = Szz - (a * B0 + p1 * B1 + p2 * B2)
+    return u, v, amp, math.sqrt(max(sse, 0.0) / n), n
 
 
 @njit(cache=True, nogil=True)
@@ -590,7 +607,7 @@ def triangulate_many(uv, w, Ks, W2Cs, C2Ws, X, err, nviews, iters, start, stop):
 
 # ------------------------------------------------------------------------- detect
 @njit(cache=True, nogil=True)
-def detect_many(images, scale, s, bh, bw, acc_dtype, fit_step, hi, cand_uv, cand_w, cand_amp, bgs, start,
+def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_uv, cand_w, cand_amp, bgs, start,
                 stop):
     """Blob candidates of every channel of images ``start..stop``.
 
@@ -604,6 +621,7 @@ def detect_many(images, scale, s, bh, bw, acc_dtype, fit_step, hi, cand_uv, cand
     Hb = (H + bh - 1) // bh
     Wb = (W + bw - 1) // bw
     bm = np.empty((Hb, Wb, 3))
+    bg_tmp = np.empty(Hb * Wb)
     acc = np.zeros(W * 3, acc_dtype)
     ex = np.empty(W)
     ey = np.empty(H)
@@ -622,13 +640,13 @@ def detect_many(images, scale, s, bh, bw, acc_dtype, fit_step, hi, cand_uv, cand
     q = 0.5 / 255.0  # one quantisation step, a lower bound on per-pixel noise
     for n in range(start, stop):
         img = images[n]
-        block_means(img, bh, bw, max(1, bw // 3), scale, bm, acc)
+        block_means(img, bh, bw, max(1, bw // 3), rstep, scale, bm, acc)
         # backgrounds: a blob covers a small part of the image, so the median block is
         # background: 0 for R and G, the gripper floor (open) or 0 (closed) for B, all
         # shifted alike by a brightness change
         noisy = False
         for ch in range(3):
-            bgs[n, ch] = np.median(bm[:, :, ch])
+            bgs[n, ch] = _background(bm, ch, bg_tmp)
         fl = bgs[n, 2]
         for ch in range(3):
             base = bgs[n, ch]
@@ -646,11 +664,11 @@ def detect_many(images, scale, s, bh, bw, acc_dtype, fit_step, hi, cand_uv, cand
                 v0 = (pos[k, 0] + 0.5) * bh - 0.5
                 # coarse fit on a sparse grid, then the final fit centred on it
                 u, v, amp, rms, used = fit_gaussian(img, ch, scale, s, u0, v0, 1.6 * s, lo, hi, 2 * fit_step,
-                                                    ln_lut, ex, ey, False)
+                                                    ln_lut, False)
                 if used < 4:
                     continue
                 u, v, amp, rms, used = fit_gaussian(img, ch, scale, s, u, v, radius, lo, hi, fit_step, ln_lut,
-                                                    ex, ey, True)
+                                                    True)
                 if used < 4 or not (amp > 0.05) or not (np.isfinite(u) and np.isfinite(v)):
                     continue
                 if abs(u - u0) > radius or abs(v - v0) > radius:
@@ -784,6 +802,44 @@ def _ray_interval(K, W2C, o, d, H, W, margin, lo, hi):
 
 
 @njit(cache=True, nogil=True)
+def _unique_consistent(cand_uv, cand_w, Ks, W2Cs, C2Ws, tol, sel_uv, sel_w):
+    """The common case that needs no search: two or more views have exactly one
+    candidate each, none has more, and those triangulate to a point in front of every
+    such view that reprojects within ``tol`` px of each. Then every view selects its
+    candidate (what ray sampling would select too) and this returns True; otherwise
+    it writes nothing and returns False."""
+    V, Kc, _ = cand_uv.shape
+    uv = np.empty((V, 2))
+    w = np.zeros(V)
+    n = 0
+    for i in range(V):
+        if cand_w[i, 0] > 0.0:
+            if Kc > 1 and cand_w[i, 1] > 0.0:
+                return False
+            uv[i, 0] = cand_uv[i, 0, 0]
+            uv[i, 1] = cand_uv[i, 0, 1]
+            w[i] = cand_w[i, 0]
+            n += 1
+        else:
+            uv[i, 0] = np.nan
+            uv[i, 1] = np.nan
+    if n < 2:
+        return False
+    X = np.empty(3)
+    err = np.empty(V)
+    if triangulate_point(uv, w, Ks, W2Cs, C2Ws, X, err, 3) < 2:
+        return False
+    for i in range(V):
+        if w[i] > 0.0 and not (err[i] < tol):  # inf: behind a camera
+            return False
+    for i in range(V):
+        sel_uv[i, 0] = uv[i, 0]
+        sel_uv[i, 1] = uv[i, 1]
+        sel_w[i] = w[i]
+    return True
+
+
+@njit(cache=True, nogil=True)
 def ray_select(images, t, ch, scale, bases, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, sel_uv, sel_w):
     """Pick, for one frame and one point, the detection of each view that is consistent
     across views, by sampling depths along rays.
@@ -812,6 +868,8 @@ def ray_select(images, t, ch, scale, bases, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, 
         best_w = max(best_w, cand_w[i, 0])
     if not (best_w > 0.0):
         return -np.inf
+    if _unique_consistent(cand_uv, cand_w, Ks, W2Cs, C2Ws, 0.25 * s, sel_uv, sel_w):
+        return 0.0
     o = np.empty(3)
     d = np.empty(3)
     X = np.empty(3)
@@ -1140,66 +1198,109 @@ def refine_pose(uv, w, model, Ks, W2Cs, R, t, iters, stats):
 
 
 @njit(cache=True, nogil=True)
-def associate_many(images, scale, bgs, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, sel_uv, sel_w, start, stop):
-    """``ray_select`` for frames ``start..stop`` and the three points.
+def triangulate_robust(uv, w, Ks, W2Cs, C2Ws, X, err, iters, thr, others):
+    """``triangulate_point`` with leave-one-out rejection: while 3+ views see the point
+    and the worst reprojection error exceeds ``thr`` px and 4x the median of the others,
+    that view's detection is dropped (its weight in ``w`` set to 0) and the point is
+    triangulated again. A ghost blob or wrong peak in one view cannot pull the point.
+    ``others`` is a ``(V,)`` scratch array; returns the number of views used."""
+    V = uv.shape[0]
+    while True:
+        nv = triangulate_point(uv, w, Ks, W2Cs, C2Ws, X, err, iters)
+        if nv < 3:
+            return nv
+        worst = -1
+        ew = -1.0
+        for i in range(V):
+            if w[i] > 0.0 and err[i] > ew:
+                ew = err[i]
+                worst = i
+        n_o = 0
+        for i in range(V):
+            if i != worst and w[i] > 0.0:
+                others[n_o] = err[i]
+                n_o += 1
+        med = np.median(others[:n_o])
+        if not (ew > thr and ew > 4.0 * med):
+            return nv
+        w[worst] = 0.0
 
-    images ``(V, T, H, W, 3)``, bgs ``(V, T, 3)`` channel backgrounds, cand_uv ``(V, T, 3, K, 2)``,
-    cand_w ``(V, T, 3, K)``, cameras ``(T, V, ...)``; writes sel_uv ``(V, T, 3, 2)``,
-    sel_w ``(V, T, 3)``.
+
+@njit(cache=True, nogil=True)
+def kabsch(model, pts, R, t):
+    """Rigid ``(R, t)`` mapping ``model (P, 3)`` onto ``pts (P, 3)`` (least squares, no
+    reflection: for a planar triad the weakest axis is flipped instead)."""
+    P = model.shape[0]
+    mc = np.zeros(3)
+    pc = np.zeros(3)
+    for p in range(P):
+        for j in range(3):
+            mc[j] += model[p, j] / P
+            pc[j] += pts[p, j] / P
+    Hm = np.zeros((3, 3))
+    for p in range(P):
+        for i in range(3):
+            for j in range(3):
+                Hm[i, j] += (model[p, i] - mc[i]) * (pts[p, j] - pc[j])
+    U, _, Vt = np.linalg.svd(Hm)
+    Vm = np.ascontiguousarray(Vt.T)
+    d = np.sign(np.linalg.det(Vm @ U.T))
+    if d != 0.0:
+        for i in range(3):
+            Vm[i, 2] *= d
+    Rm = Vm @ U.T
+    for i in range(3):
+        t[i] = pc[i]
+        for j in range(3):
+            R[i, j] = Rm[i, j]
+            t[i] -= Rm[i, j] * mc[j]
+
+
+@njit(cache=True, nogil=True)
+def frames_many(images, scale, bgs, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, model, thr, tri_iters, pose_iters,
+                sel_uv, sel_w, R, t, ok, stats, start, stop):
+    """The per-frame part of the decoder for frames ``start..stop``: per point (P, N,
+    U), ``ray_select`` the detection of each view, triangulate it dropping a view that
+    disagrees (``triangulate_robust``, ``thr`` px), then fit the rigid triad: Kabsch from
+    the three points, refined by ``refine_pose`` over every detection.
+
+    images ``(V, T, H, W, 3)``, bgs ``(V, T, 3)`` channel backgrounds, cand_uv
+    ``(V, T, 3, K, 2)``, cand_w ``(V, T, 3, K)``, cameras ``(T, V, ...)``, model
+    ``(3, 3)``. Writes sel_uv ``(T, V, 3, 2)`` (NaN = not used), sel_w ``(T, V, 3)``,
+    R ``(T, 3, 3)`` and t ``(T, 3)`` (identity and 0 where not ``ok``), ok ``(T,)`` (all
+    three points seen by 2+ views and the fit finite) and stats ``(T, 4)`` (see
+    ``refine_pose``; NaN where not ok).
     """
     V = images.shape[0]
     bases = np.zeros(V)
     su = np.empty((V, 2))
     sw = np.empty(V)
-    for t in range(start, stop):
+    X = np.empty((3, 3))
+    err = np.empty(V)
+    others = np.empty(V)
+    for f in range(start, stop):
+        good = True
         for p in range(3):
             for i in range(V):
-                bases[i] = bgs[i, t, p]
-            ray_select(images, t, p, scale, bases, cand_uv[:, t, p], cand_w[:, t, p], Ks[t], W2Cs[t], C2Ws[t],
+                bases[i] = bgs[i, f, p]
+            ray_select(images, f, p, scale, bases, cand_uv[:, f, p], cand_w[:, f, p], Ks[f], W2Cs[f], C2Ws[f],
                        s, su, sw)
+            nv = triangulate_robust(su, sw, Ks[f], W2Cs[f], C2Ws[f], X[p], err, tri_iters, thr, others)
+            good &= nv >= 2 and np.isfinite(X[p, 0]) and np.isfinite(X[p, 1]) and np.isfinite(X[p, 2])
             for i in range(V):
-                sel_uv[i, t, p, 0] = su[i, 0]
-                sel_uv[i, t, p, 1] = su[i, 1]
-                sel_w[i, t, p] = sw[i]
-
-
-@njit(cache=True, nogil=True)
-def refine_many(uv, w, model, Ks, W2Cs, R, t, ok, stats, iters, start, stop):
-    """``refine_pose`` for frames ``start..stop``: uv ``(T, V, 3, 2)``, w ``(T, V, 3)``,
-    cameras ``(T, V, ...)``, R ``(T, 3, 3)``, t ``(T, 3)``, ok ``(T,)``, stats ``(T, 4)``."""
-    for f in range(start, stop):
-        if ok[f]:
-            refine_pose(uv[f], w[f], model, Ks[f], W2Cs[f], R[f], t[f], iters, stats[f])
+                # rejected views have weight 0 and no detection
+                used = sw[i] > 0.0
+                sel_uv[f, i, p, 0] = su[i, 0] if used else np.nan
+                sel_uv[f, i, p, 1] = su[i, 1] if used else np.nan
+                sel_w[f, i, p] = sw[i]
+        R[f, :, :] = 0.0
+        t[f, :] = 0.0
+        for j in range(3):
+            R[f, j, j] = 1.0
+        if good:
+            kabsch(model, X, R[f], t[f])
+            refine_pose(sel_uv[f], sel_w[f], model, Ks[f], W2Cs[f], R[f], t[f], pose_iters, stats[f])
+            good = np.isfinite(stats[f, 0])
         else:
             stats[f, :] = np.nan
-
-
-@njit(cache=True, nogil=True)
-def triangulate_robust_many(uv, w, Ks, W2Cs, C2Ws, X, err, nviews, iters, thr, start, stop):
-    """``triangulate_many`` with leave-one-out rejection: while 3+ views see a point and
-    the worst reprojection error exceeds ``thr`` px and 4x the median of the others,
-    that view's detection is dropped (its weight in ``w`` set to 0) and the point is
-    triangulated again. A ghost blob or wrong peak in one view cannot pull the point."""
-    V = uv.shape[1]
-    others = np.empty(V)
-    for m in range(start, stop):
-        while True:
-            nv = triangulate_point(uv[m], w[m], Ks[m], W2Cs[m], C2Ws[m], X[m], err[m], iters)
-            nviews[m] = nv
-            if nv < 3:
-                break
-            worst = -1
-            ew = -1.0
-            for i in range(V):
-                if w[m, i] > 0.0 and err[m, i] > ew:
-                    ew = err[m, i]
-                    worst = i
-            n_o = 0
-            for i in range(V):
-                if i != worst and w[m, i] > 0.0:
-                    others[n_o] = err[m, i]
-                    n_o += 1
-            med = np.median(others[:n_o])
-            if not (ew > thr and ew > 4.0 * med):
-                break
-            w[m, worst] = 0.0
+        ok[f] = good
