@@ -126,6 +126,53 @@ def _background(bm, ch, tmp):
     return np.median(tmp[:m])
 
 
+@njit(cache=True, nogil=True)
+def _block_peak(bm, ch, r, c, bh, bw, out):
+    """Pixel position ``out (2,)`` (u, v) of the peak of the block map near block
+    ``(r, c)`` of channel ``ch``: a parabola through the block and its two neighbours
+    along each axis (the block centre where that is not a maximum), within a block."""
+    Hb, Wb, _ = bm.shape
+    du = 0.0
+    dv = 0.0
+    x = bm[r, c, ch]
+    if 0 < c < Wb - 1:
+        a = bm[r, c - 1, ch]
+        b = bm[r, c + 1, ch]
+        den = a - 2.0 * x + b
+        if den < 0.0:
+            du = min(0.5, max(-0.5, 0.5 * (a - b) / den))
+    if 0 < r < Hb - 1:
+        a = bm[r - 1, c, ch]
+        b = bm[r + 1, c, ch]
+        den = a - 2.0 * x + b
+        if den < 0.0:
+            dv = min(0.5, max(-0.5, 0.5 * (a - b) / den))
+    out[0] = (c + 0.5 + du) * bw - 0.5
+    out[1] = (r + 0.5 + dv) * bh - 0.5
+
+
+@njit(cache=True, nogil=True)
+def _touch_window(img, u, v, radius, step):
+    """Read one byte per cache line of every ``step``-th row of the square window of
+    ``radius`` around ``(u, v)``: a tight loop of independent loads that brings the
+    rows a fit will read into the cache with many misses in flight. Returns their sum
+    (the caller keeps it, so the loads stay)."""
+    H, W, _ = img.shape
+    r0 = max(0, int(math.ceil(v - radius)))
+    r1 = min(H - 1, int(math.floor(v + radius)))
+    c0 = max(0, int(math.ceil(u - radius)))
+    c1 = min(W - 1, int(math.floor(u + radius)))
+    t = 0
+    if c1 < c0:
+        return t
+    for r in range(r0, r1 + 1, step):
+        row = img[r]
+        for c in range(c0, c1 + 1, 16):  # 48 bytes < one 64-byte line
+            t += row[c, 0]
+        t += row[c1, 2]
+    return t
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _local_max(bm, ch, r, c, x):
     """Whether block (r, c) is a maximum of its 3x3 neighbourhood in channel ``ch``; ties
@@ -508,12 +555,13 @@ def _solve3(A, b, out):
     scale = abs(A[0, 0]) + abs(A[1, 1]) + abs(A[2, 2])
     if not (abs(det) > 1e-14 * scale * scale * scale) or scale == 0.0:
         return False
-    for i in range(3):
-        M = A.copy()
-        for r in range(3):
-            M[r, i] = b[r]
-        out[i] = (M[0, 0] * (M[1, 1] * M[2, 2] - M[1, 2] * M[2, 1]) - M[0, 1] * (M[1, 0] * M[2, 2] - M[1, 2] * M[2, 0])
-                  + M[0, 2] * (M[1, 0] * M[2, 1] - M[1, 1] * M[2, 0])) / det
+    # Cramer's rule: column i of A replaced by b
+    out[0] = (b[0] * (A[1, 1] * A[2, 2] - A[1, 2] * A[2, 1]) - A[0, 1] * (b[1] * A[2, 2] - A[1, 2] * b[2])
+              + A[0, 2] * (b[1] * A[2, 1] - A[1, 1] * b[2])) / det
+    out[1] = (A[0, 0] * (b[1] * A[2, 2] - A[1, 2] * b[2]) - b[0] * (A[1, 0] * A[2, 2] - A[1, 2] * A[2, 0])
+              + A[0, 2] * (A[1, 0] * b[2] - b[1] * A[2, 0])) / det
+    out[2] = (A[0, 0] * (A[1, 1] * b[2] - b[1] * A[2, 1]) - A[0, 1] * (A[1, 0] * b[2] - b[1] * A[2, 0])
+              + b[0] * (A[1, 0] * A[2, 1] - A[1, 1] * A[2, 0])) / det
     return True
 
 
@@ -629,8 +677,10 @@ def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_u
     ln_lut[0] = -np.inf
     for i in range(1, 256):
         ln_lut[i] = math.log(i / 255.0)
-    pos = np.zeros((K, 2), np.int64)
-    val = np.empty(K)
+    pos = np.zeros((3, K, 2), np.int64)
+    val = np.empty((3, K))
+    init = np.empty((3, K, 2))
+    sink = np.zeros(1, np.int64)
     gout = np.empty(9)
     upd = np.empty((3, K, 4))
     src = np.zeros((2, 2))
@@ -648,26 +698,28 @@ def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_u
         for ch in range(3):
             bgs[n, ch] = _background(bm, ch, bg_tmp)
         fl = bgs[n, 2]
+        # candidates of all three channels first, then their fit windows are touched
+        # together: the fits read rows of a cold image (several misses in flight
+        # instead of one row after another), then fitted
         for ch in range(3):
-            base = bgs[n, ch]
-            find_candidates(bm, ch, base, 0.15, max(1, int(round(1.5 * s / bh))), max(1, int(round(1.5 * s / bw))),
-                            pos, val)
-            lo = base + (2.5 * scale if scale < 1.0 else 0.01)
+            find_candidates(bm, ch, bgs[n, ch], 0.15, max(1, int(round(1.5 * s / bh))),
+                            max(1, int(round(1.5 * s / bw))), pos[ch], val[ch])
+            for k in range(K):
+                if val[ch, k] >= 0:
+                    _block_peak(bm, ch, pos[ch, k, 0], pos[ch, k, 1], bh, bw, init[ch, k])
+                    sink[0] += _touch_window(img, init[ch, k, 0], init[ch, k, 1], radius, fit_step)
+        for ch in range(3):
+            lo = bgs[n, ch] + (2.5 * scale if scale < 1.0 else 0.01)
             for k in range(K):
                 cand_uv[n, ch, k, 0] = np.nan
                 cand_uv[n, ch, k, 1] = np.nan
                 cand_w[n, ch, k] = 0.0
                 cand_amp[n, ch, k] = 0.0
-                if val[k] < 0:
+                if val[ch, k] < 0:
                     continue
-                u0 = (pos[k, 1] + 0.5) * bw - 0.5
-                v0 = (pos[k, 0] + 0.5) * bh - 0.5
-                # coarse fit on a sparse grid, then the final fit centred on it
-                u, v, amp, rms, used = fit_gaussian(img, ch, scale, s, u0, v0, 1.6 * s, lo, hi, 2 * fit_step,
-                                                    ln_lut, False)
-                if used < 4:
-                    continue
-                u, v, amp, rms, used = fit_gaussian(img, ch, scale, s, u, v, radius, lo, hi, fit_step, ln_lut,
+                u0 = init[ch, k, 0]
+                v0 = init[ch, k, 1]
+                u, v, amp, rms, used = fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, fit_step, ln_lut,
                                                     True)
                 if used < 4 or not (amp > 0.05) or not (np.isfinite(u) and np.isfinite(v)):
                     continue
@@ -1020,11 +1072,17 @@ def _rodrigues(w, R):
     else:
         a = math.sin(th) / th
         bq = (1.0 - math.cos(th)) / (th * th)
-    Kx = np.array([[0.0, -w[2], w[1]], [w[2], 0.0, -w[0]], [-w[1], w[0], 0.0]])
-    K2 = Kx @ Kx
+    # R = I + a [w]x + bq [w]x^2, with [w]x^2 = w w^T - |w|^2 I
     for i in range(3):
         for j in range(3):
-            R[i, j] = (1.0 if i == j else 0.0) + a * Kx[i, j] + bq * K2[i, j]
+            R[i, j] = bq * w[i] * w[j]
+        R[i, i] += 1.0 - bq * th * th
+    R[0, 1] -= a * w[2]
+    R[1, 0] += a * w[2]
+    R[0, 2] += a * w[1]
+    R[2, 0] -= a * w[1]
+    R[1, 2] -= a * w[0]
+    R[2, 1] += a * w[0]
 
 
 @njit(cache=True, nogil=True)
@@ -1131,6 +1189,9 @@ def refine_pose(uv, w, model, Ks, W2Cs, R, t, iters, stats):
     g = np.empty(6)
     dx = np.empty(6)
     dR = np.empty((3, 3))
+    A = np.empty((6, 6))
+    Rn = np.empty((3, 3))
+    tn = np.empty(3)
     lam = 1e-6
     c_cur = _pose_cost(uv, w, model, Ks, W2Cs, R, t)
     for it in range(iters):
@@ -1138,15 +1199,18 @@ def refine_pose(uv, w, model, Ks, W2Cs, R, t, iters, stats):
         improved = False
         converged = False
         for _try in range(8):
-            A = Hm.copy()
+            A[:, :] = Hm
             for a in range(6):
                 A[a, a] += lam * (Hm[a, a] + 1e-12)
             if not _chol_solve(A, g, dx):
                 lam *= 10.0
                 continue
             _rodrigues(dx[:3], dR)
-            Rn = dR @ R
-            tn = t + dx[3:]
+            # Rn = dR @ R and tn = t + dx[3:], in loops (a BLAS call costs more at 3x3)
+            for i in range(3):
+                tn[i] = t[i] + dx[3 + i]
+                for j in range(3):
+                    Rn[i, j] = dR[i, 0] * R[0, j] + dR[i, 1] * R[1, j] + dR[i, 2] * R[2, j]
             c_new = _pose_cost(uv, w, model, Ks, W2Cs, Rn, tn)
             if c_new <= c_cur:
                 R[:, :] = Rn
