@@ -9,7 +9,7 @@ import numpy as np
 from . import _decode_kernels as _k
 from ._parallel import run_chunks
 from .camera import CameraRig
-from .rotations import matrix_to_euler
+from .rotations import _euler_of_rotations, matrix_to_euler
 from .spec import ActionImageSpec
 from .triangulation import _frame_cameras
 
@@ -273,7 +273,8 @@ def _assemble(rig: CameraRig, spec: ActionImageSpec, shape: tuple[int, ...], R: 
     actions = np.full((T, 7), np.nan)
     if ok.any():
         actions[ok, :3] = pts[ok, 0]
-        actions[ok, 3:6] = matrix_to_euler(R[ok], spec.euler)
+        # our own fits: proper rotations by construction, no need to check them again
+        actions[ok, 3:6] = _euler_of_rotations(R[ok], spec.euler)
         actions[ok, 6] = openness[ok]
     opn = np.where(ok, openness, np.nan)
     return DecodeResult(actions=actions, positions=pts[:, 0].copy(), rotations=R, openness=opn,
