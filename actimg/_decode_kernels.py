@@ -151,6 +151,17 @@ def _block_peak(bm, ch, r, c, bh, bw, out):
     out[1] = (r + 0.5 + dv) * bh - 0.5
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _square_window(H, W, u, v, radius):
+    """Rows ``[r0, r1]`` and columns ``[c0, c1]`` of the image grid within ``radius`` of
+    ``(u, v)`` along each axis (empty when ``r1 < r0`` or ``c1 < c0``)."""
+    r0 = max(0, int(math.ceil(v - radius)))
+    r1 = min(H - 1, int(math.floor(v + radius)))
+    c0 = max(0, int(math.ceil(u - radius)))
+    c1 = min(W - 1, int(math.floor(u + radius)))
+    return r0, r1, c0, c1
+
+
 @njit(cache=True, nogil=True)
 def _touch_window(img, u, v, radius, step):
     """Read one byte per cache line of every ``step``-th row of the square window of
@@ -158,10 +169,8 @@ def _touch_window(img, u, v, radius, step):
     rows a fit will read into the cache with many misses in flight. Returns their sum
     (the caller keeps it, so the loads stay)."""
     H, W, _ = img.shape
-    r0 = max(0, int(math.ceil(v - radius)))
-    r1 = min(H - 1, int(math.floor(v + radius)))
-    c0 = max(0, int(math.ceil(u - radius)))
-    c1 = min(W - 1, int(math.floor(u + radius)))
+    # the same rows as fit_gaussian's for the same centre, radius and step
+    r0, r1, c0, c1 = _square_window(H, W, u, v, radius)
     t = 0
     if c1 < c0:
         return t
@@ -228,10 +237,7 @@ def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, residu
     """
     H, W, _ = img.shape
     two_s2 = 2.0 * s * s
-    r0 = max(0, int(math.ceil(v0 - radius)))
-    r1 = min(H - 1, int(math.floor(v0 + radius)))
-    c0 = max(0, int(math.ceil(u0 - radius)))
-    c1 = min(W - 1, int(math.floor(u0 + radius)))
+    r0, r1, c0, c1 = _square_window(H, W, u0, v0, radius)
     u8 = scale < 1.0
     # normal equations for unknowns (a, du/s^2, dv/s^2) in centred coordinates
     S00 = S01 = S02 = S11 = S12 = S22 = 0.0
@@ -433,10 +439,7 @@ def refine_gaussian(img, ch, scale, s, u, v, amp, radius, hi, floor, iters, fine
     step = 2
     for it in range(iters + 1):
         step = 1 if fine and it == iters - 1 else 2
-        r0 = max(0, int(math.ceil(v - radius)))
-        r1 = min(H - 1, int(math.floor(v + radius)))
-        c0 = max(0, int(math.ceil(u - radius)))
-        c1 = min(W - 1, int(math.floor(u + radius)))
+        r0, r1, c0, c1 = _square_window(H, W, u, v, radius)
         if r1 < r0 or c1 < c0:
             return False
         inv = 1.0 / (2.0 * sg * sg)

@@ -202,6 +202,16 @@ def _dense(c: float, r: float, u: float, v: float, two_s2: float) -> float:
 
 
 @njit(cache=True, nogil=True)
+def _window(c, half, n):
+    """``[ceil(c - half), floor(c + half)]`` clipped to ``[0, n - 1]`` (empty: ``(0, -1)``)."""
+    lo = max(0.0, math.ceil(c - half))
+    hi = min(n - 1.0, math.floor(c + half))
+    if hi < lo:
+        return 0, -1
+    return int(lo), int(hi)
+
+
+@njit(cache=True, nogil=True)
 def _column_table(ex, lo, hi, uv, draw, W, s, support):
     """Per point p: columns [lo[p], hi[p]] where it can be drawn and exp factors there."""
     two_s2 = 2.0 * s * s
@@ -212,25 +222,10 @@ def _column_table(ex, lo, hi, uv, draw, W, s, support):
         if not draw[p]:
             continue
         u = uv[p, 0]
-        c0 = max(0.0, math.ceil(u - half))
-        c1 = min(W - 1.0, math.floor(u + half))
-        if c1 < c0:
-            continue
-        lo[p] = int(c0)
-        hi[p] = int(c1)
+        lo[p], hi[p] = _window(u, half, W)
         for c in range(lo[p], hi[p] + 1):
             dx = c - u
             ex[p, c] = math.exp(-(dx * dx) / two_s2)
-
-
-@njit(cache=True, nogil=True)
-def _window(c, half, n):
-    """``[ceil(c - half), floor(c + half)]`` clipped to ``[0, n - 1]`` (empty: ``(0, -1)``)."""
-    lo = max(0.0, math.ceil(c - half))
-    hi = min(n - 1.0, math.floor(c + half))
-    if hi < lo:
-        return 0, -1
-    return int(lo), int(hi)
 
 
 @njit(cache=True, nogil=True)
