@@ -11,6 +11,8 @@ import math
 import numpy as np
 from numba import njit
 
+from ._rotation_kernels import euler_of_matrix
+
 # candidate blobs kept per image and channel
 MAX_CANDIDATES = 4
 
@@ -223,7 +225,44 @@ def _disc_span(dr, u0, rad2, c0, c1, step):
 
 
 @njit(cache=True, nogil=True)
-def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, residual):
+def byte_band(lo, hi, scale):
+    """Bytes ``k`` with ``lo < k * scale < hi``, as the open range ``(lo_raw, hi_raw)``,
+    with the same float arithmetic as the test on ``x = k * scale``."""
+    lo_raw = max(-1, min(255, int(math.floor(lo / scale))))
+    while lo_raw < 255 and (lo_raw + 1) * scale <= lo:
+        lo_raw += 1
+    while lo_raw >= 0 and lo_raw * scale > lo:
+        lo_raw -= 1
+    hi_raw = max(0, min(256, int(math.ceil(hi / scale))))
+    while hi_raw > 0 and (hi_raw - 1) * scale >= hi:
+        hi_raw -= 1
+    while hi_raw < 256 and hi_raw * scale < hi:
+        hi_raw += 1
+    return lo_raw, hi_raw
+
+
+@njit(cache=True, nogil=True)
+def fit_tables(lo_raw, hi_raw, tabs):
+    """Per-byte terms of :func:`fit_gaussian` for uint8 images: ``tabs (3, 256)`` gets
+    ``x^2``, ``x^2 ln x`` and ``x^2 (ln x)^2`` (``x = k / 255``) for ``lo_raw < k <
+    hi_raw`` and 0 elsewhere (a pixel outside the band adds nothing: no branch; see
+    :func:`byte_band` for the band)."""
+    for k in range(256):
+        if lo_raw < k < hi_raw:
+            x = k / 255.0
+            lx = math.log(x)
+            w = x * x
+            tabs[0, k] = w
+            tabs[1, k] = w * lx
+            tabs[2, k] = w * lx * lx
+        else:
+            tabs[0, k] = 0.0
+            tabs[1, k] = 0.0
+            tabs[2, k] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, tabs, residual):
     """Sub-pixel centre of a known-sigma Gaussian blob near ``(u0, v0)``.
 
     Weighted least squares of ``ln x = a - ((c-u)^2 + (r-v)^2) / (2 s^2)`` over the
@@ -231,15 +270,18 @@ def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, residu
     [0, 1]) lies in ``(lo, hi)``: the saturated core, the gripper floor and the faint tail
     are left out, and pixels cut off by the border are simply absent, so neither biases
     the centre. Weights ``x^2`` match the variance of ``ln x`` under constant pixel noise.
-    ``ln_lut`` (256,) holds ``ln(k / 255)`` and is used for uint8 images (``scale < 1``).
+    For uint8 images (``scale < 1``) ``tabs`` holds the per-byte terms of that band
+    (:func:`fit_tables`; ``lo``, ``hi`` are then unused); for float images it is unused.
     Returns ``(u, v, amplitude, rms, n_used)`` (``rms`` of the intensity residual, to
     first order, NaN unless ``residual``); ``n_used < 4`` means no fit.
     """
     H, W, _ = img.shape
-    two_s2 = 2.0 * s * s
+    k2 = 1.0 / (2.0 * s * s)
     r0, r1, c0, c1 = _square_window(H, W, u0, v0, radius)
     u8 = scale < 1.0
-    # normal equations for unknowns (a, du/s^2, dv/s^2) in centred coordinates
+    # normal equations for unknowns (a, du/s^2, dv/s^2) in centred coordinates, with
+    # z = ln x + q, q = (dc^2 + dr^2) / (2 s^2): per row, sums over the columns of
+    # w dc^k (k <= 4), w ln x dc^k (k <= 2) and w (ln x)^2, then combined with dr
     S00 = S01 = S02 = S11 = S12 = S22 = 0.0
     B0 = B1 = B2 = Szz = 0.0
     n = 0
@@ -248,28 +290,48 @@ def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, residu
         dr = r - v0
         ca, cb = _disc_span(dr, u0, rad2, c0, c1, step)
         row = img[r]
+        a0 = a1 = a2 = a3 = a4 = 0.0
+        b0 = b1 = b2 = e0 = 0.0
+        m = 0
         for c in range(ca, cb + 1, step):
-            raw = row[c, ch]
-            x = raw * scale
-            if x <= lo or x >= hi:
-                continue
+            if u8:
+                k = int(row[c, ch])  # (int: the branch is also typed for float images)
+                w = tabs[0, k]
+                wl = tabs[1, k]
+                wll = tabs[2, k]
+            else:
+                x = row[c, ch] * scale
+                inside = lo < x < hi
+                w = x * x if inside else 0.0
+                wl = w * math.log(x) if inside else 0.0
+                wll = wl * math.log(x) if inside else 0.0
+            m += w > 0.0
             dc = c - u0
-            lx = ln_lut[int(raw)] if u8 else math.log(x)
-            w = x * x
-            z = lx + (dc * dc + dr * dr) / two_s2
             wdc = w * dc
-            wdr = w * dr
-            S00 += w
-            S01 += wdc
-            S02 += wdr
-            S11 += wdc * dc
-            S12 += wdc * dr
-            S22 += wdr * dr
-            B0 += w * z
-            B1 += wdc * z
-            B2 += wdr * z
-            Szz += w * z * z
-            n += 1
+            wdc2 = wdc * dc
+            a0 += w
+            a1 += wdc
+            a2 += wdc2
+            a3 += wdc2 * dc
+            a4 += wdc2 * dc * dc
+            b0 += wl
+            b1 += wl * dc
+            b2 += wl * dc * dc
+            e0 += wll
+        D = dr * dr
+        S00 += a0
+        S01 += a1
+        S02 += dr * a0
+        S11 += a2
+        S12 += dr * a1
+        S22 += D * a0
+        # sum w z = sum w ln x + sum w q, and so on
+        z0 = b0 + (a2 + D * a0) * k2
+        B0 += z0
+        B1 += b1 + (a3 + D * a1) * k2
+        B2 += dr * z0
+        Szz += e0 + 2.0 * (b2 + D * b0) * k2 + (a4 + 2.0 * D * a2 + D * D * a0) * k2 * k2
+        n += m
     if n < 4:
         return u0, v0, 0.0, np.inf, n
     # solve the symmetric 3x3 system by Cramer's rule
@@ -281,7 +343,7 @@ def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, ln_lut, residu
     p2 = (S00 * (S11 * B2 - B1 * S12) - S01 * (S01 * B2 - B1 * S02) + B0 * (S01 * S12 - S11 * S02)) / det
     du = p1 * s * s
     dv = p2 * s * s
-    amp = math.exp(a + (du * du + dv * dv) / two_s2)
+    amp = math.exp(a + (du * du + dv * dv) * k2)
     u = u0 + du
     v = v0 + dv
     if not (np.isfinite(u) and np.isfinite(v) and np.isfinite(amp)):
@@ -676,10 +738,10 @@ def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_u
     acc = np.zeros(W * 3, acc_dtype)
     ex = np.empty(W)
     ey = np.empty(H)
-    ln_lut = np.empty(256)
-    ln_lut[0] = -np.inf
-    for i in range(1, 256):
-        ln_lut[i] = math.log(i / 255.0)
+    # per-byte fit terms of each channel, rebuilt when its band changes (the
+    # background is the same in most images)
+    tabs = np.empty((3, 3, 256))
+    tab_lo = np.full(3, -2)
     pos = np.zeros((3, K, 2), np.int64)
     val = np.empty((3, K))
     init = np.empty((3, K, 2))
@@ -722,7 +784,12 @@ def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_u
                     continue
                 u0 = init[ch, k, 0]
                 v0 = init[ch, k, 1]
-                u, v, amp, rms, used = fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, fit_step, ln_lut,
+                if scale < 1.0:
+                    lo_raw, hi_raw = byte_band(lo, hi, scale)
+                    if lo_raw != tab_lo[ch]:
+                        fit_tables(lo_raw, hi_raw, tabs[ch])
+                        tab_lo[ch] = lo_raw
+                u, v, amp, rms, used = fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, fit_step, tabs[ch],
                                                     True)
                 if used < 4 or not (amp > 0.05) or not (np.isfinite(u) and np.isfinite(v)):
                     continue
@@ -1371,3 +1438,36 @@ def frames_many(images, scale, bgs, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, model, t
         else:
             stats[f, :] = np.nan
         ok[f] = good
+
+
+@njit(cache=True, nogil=True)
+def assemble_frames(R, t, ok, model, Ks, W2Cs, uv, code, pts, reproj, euler):
+    """The decoded poses as the result's arrays, for every frame.
+
+    R ``(T, 3, 3)`` and t ``(T, 3)`` (set to NaN in place where not ``ok``), model
+    ``(3, 3)`` tool points, cameras ``(T, V, ...)`` and detections uv ``(T, V, 3, 2)`` in
+    the same pixel grid, code the Euler sequence (``_rotation_kernels.euler_code``).
+    Writes pts ``(T, 3, 3)`` (P, N, U in metres), reproj ``(T, V, 3)`` (pixels between
+    each detection and the reprojected point; NaN where not detected) and euler ``(T,
+    3)`` (radians); all NaN where not ``ok``.
+    """
+    T, V = uv.shape[:2]
+    for f in range(T):
+        if not ok[f]:
+            R[f, :, :] = np.nan
+            t[f, :] = np.nan
+            pts[f, :, :] = np.nan
+            reproj[f, :, :] = np.nan
+            euler[f, :] = np.nan
+            continue
+        for p in range(3):
+            for i in range(3):
+                pts[f, p, i] = t[f, i] + R[f, i, 0] * model[p, 0] + R[f, i, 1] * model[p, 1] + R[f, i, 2] * model[p, 2]
+        for i in range(V):
+            for p in range(3):
+                if np.isnan(uv[f, i, p, 0]) or np.isnan(uv[f, i, p, 1]):
+                    reproj[f, i, p] = np.nan  # not detected in this view
+                    continue
+                u, v, _ = _project(Ks[f, i], W2Cs[f, i], pts[f, p])
+                reproj[f, i, p] = math.sqrt((u - uv[f, i, p, 0]) ** 2 + (v - uv[f, i, p, 1]) ** 2)
+        euler_of_matrix(R[f], code, euler[f])

@@ -9,7 +9,8 @@ import numpy as np
 from . import _decode_kernels as _k
 from ._parallel import run_chunks
 from .camera import CameraRig
-from .rotations import _euler_of_rotations, matrix_to_euler
+from ._rotation_kernels import euler_code
+from .rotations import matrix_to_euler
 from .spec import ActionImageSpec
 from .triangulation import _frame_cameras
 
@@ -154,7 +155,7 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     # of which three evenly spaced rows are read: enough to find a blob, at a third of
     # the memory traffic (a row stride of 2 saves nothing: the prefetcher fetches the
     # skipped rows anyway)
-    rstep = bh // 3 if bh >= 9 else 1
+    rstep = bh // 2 if bh >= 8 else 1
     acc_dtype = np.uint16 if scale < 1.0 and bh * 255 < 65536 else np.float64
     hi = (1.0 - 0.5 / 255.0) if scale < 1.0 else 1.0 - 1e-6
     # fit on every pixel only when blobs are small
@@ -191,9 +192,16 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     # to a brightness/contrast change of the whole image
     black = bgs[..., :2].mean(axis=-1)
     floors = (bgs[..., 2] - black) / np.maximum(1.0 - black, 1e-3)
+    # points, reprojection errors (in the kernels' pixel grid: the shift cancels) and
+    # Euler angles of every frame in one pass; NaN where not ok
+    pts = np.empty((T, 3, 3))
+    reproj = np.empty((T, V, 3))
+    euler = np.empty((T, 3))
+    _k.assemble_frames(R0, t0, ok, np.ascontiguousarray(model, dtype=np.float64), Ks, W2C, uv_f,
+                       euler_code(spec.euler), pts, reproj, euler)
     det = np.ascontiguousarray(uv_f.transpose(1, 0, 2, 3)) + off  # (V, T, 3, 2), caller's pixel origin
     det_w = np.ascontiguousarray(w_f.transpose(1, 0, 2))
-    return _assemble(rig, spec, imgs.shape, R0, t0, ok, single, stats, det, det_w, floors, s, "actimg")
+    return _assemble(spec, R0, pts, euler, reproj, ok, single, stats, det, det_w, floors, "actimg")
 
 
 def _single_view_poses(uv: np.ndarray, w: np.ndarray, model: np.ndarray, Ks: np.ndarray, W2C: np.ndarray,
@@ -244,20 +252,12 @@ def _single_view_poses(uv: np.ndarray, w: np.ndarray, model: np.ndarray, Ks: np.
     return single
 
 
-def _assemble(rig: CameraRig, spec: ActionImageSpec, shape: tuple[int, ...], R: np.ndarray, t: np.ndarray,
+def _assemble(spec: ActionImageSpec, R: np.ndarray, pts: np.ndarray, euler: np.ndarray, reproj: np.ndarray,
               ok: np.ndarray, single: np.ndarray, stats: np.ndarray, det: np.ndarray, det_w: np.ndarray,
-              floors: np.ndarray, s: float, method: str) -> DecodeResult:
-    V, T = shape[:2]
-    pts = t[:, None, :] + np.einsum("tij,pj->tpi", R, spec.tool_points)
-    pts[~ok] = np.nan
-    R = R.copy()
-    R[~ok] = np.nan
-    # reprojection error of the decoded triad in every view that detected the point
-    proj, _ = rig.project(pts)
-    proj = proj.reshape(V, T, 3, 2)
-    err = np.linalg.norm(proj - det, axis=-1)  # (V, T, 3)
-    err = np.where(np.isnan(det).any(axis=-1), np.nan, err)
-    reproj = np.ascontiguousarray(err.transpose(1, 0, 2))
+              floors: np.ndarray, method: str) -> DecodeResult:
+    """The :class:`DecodeResult` of decoded poses (NaN where not ``ok``): gripper,
+    confidence and actions from the per-frame arrays of ``assemble_frames``."""
+    T = ok.shape[0]
     # gripper: the blue background is the floor when open, black when closed
     fl = np.median(floors, axis=0)
     openness = (fl > spec.gripper_floor / 2.0).astype(np.float64)
@@ -270,13 +270,11 @@ def _assemble(rig: CameraRig, spec: ActionImageSpec, shape: tuple[int, ...], R: 
     g_margin = np.clip(np.abs(fl - spec.gripper_floor / 2.0) / (spec.gripper_floor / 2.0 + 1e-12), 0.0, 1.0)
     conf = conf * (0.5 + 0.5 * g_margin) if spec.gripper_floor > 0 else conf
     conf = np.where(ok, conf, 0.0)
-    actions = np.full((T, 7), np.nan)
-    if ok.any():
-        actions[ok, :3] = pts[ok, 0]
-        # our own fits: proper rotations by construction, no need to check them again
-        actions[ok, 3:6] = _euler_of_rotations(R[ok], spec.euler)
-        actions[ok, 6] = openness[ok]
     opn = np.where(ok, openness, np.nan)
+    actions = np.empty((T, 7))
+    actions[:, :3] = pts[:, 0]
+    actions[:, 3:6] = euler
+    actions[:, 6] = opn
     return DecodeResult(actions=actions, positions=pts[:, 0].copy(), rotations=R, openness=opn,
                         confidence=conf, valid=ok.copy(), reprojection_error=reproj, detections=det,
                         detection_weight=det_w, points=pts, gripper_floor=floors, method=method,

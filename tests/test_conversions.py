@@ -67,6 +67,54 @@ def test_euler_batch_shapes_and_gimbal_lock():
     np.testing.assert_allclose(actimg.euler_to_matrix(e), R, atol=1e-9)
 
 
+ALL_SEQS = [a + b + c for a in "xyz" for b in "xyz" for c in "xyz" if a != b and b != c]
+ALL_SEQS += [q.upper() for q in ALL_SEQS]
+
+
+def _kernel_euler(Rs, seq):
+    from actimg._rotation_kernels import euler_code, euler_of_matrix
+
+    code = euler_code(seq)
+    out = np.empty((len(Rs), 3))
+    for i, R in enumerate(Rs):
+        euler_of_matrix(np.ascontiguousarray(R), code, out[i])
+    return out
+
+
+def _angle_diff(a, b):
+    return np.abs((a - b + math.pi) % (2 * math.pi) - math.pi)
+
+
+@pytest.mark.parametrize("seq", ALL_SEQS)
+@given(Rs=batch(rotation_matrices()))
+def test_kernel_euler_matches_scipy(seq, Rs):
+    # the decoder's numba Euler angles are scipy's (matrix_to_euler) to rounding
+    np.testing.assert_array_less(_angle_diff(_kernel_euler(Rs, seq), actimg.matrix_to_euler(Rs, seq)), 1e-12)
+
+
+@pytest.mark.parametrize("seq", ALL_SEQS)
+@given(a=st.floats(-3.1, 3.1), c=st.floats(-3.1, 3.1), upper=st.booleans())
+def test_kernel_euler_gimbal_lock_matches_scipy(seq, a, c, upper):
+    # middle angle at its limit: scipy's choice (third angle zero) and the same matrix
+    proper = seq[0].lower() == seq[2].lower()
+    mid = (math.pi if upper else 0.0) if proper else (math.pi / 2 if upper else -math.pi / 2)
+    R = actimg.euler_to_matrix(np.array([a, mid, c]), seq)[None]
+    mine = _kernel_euler(R, seq)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = actimg.matrix_to_euler(R, seq)
+    np.testing.assert_array_less(_angle_diff(mine, ref), 1e-9)
+    np.testing.assert_allclose(actimg.euler_to_matrix(mine, seq), R, atol=1e-12)
+
+
+@pytest.mark.parametrize("seq", ["xy", "xyzx", "xxy", "xYz", "abc", "xzz"])
+def test_kernel_euler_code_rejects_bad_sequences(seq):
+    from actimg._rotation_kernels import euler_code
+
+    with pytest.raises(ValueError, match="Euler sequence"):
+        euler_code(seq)
+
+
 @pytest.mark.parametrize("order", ["xyzw", "wxyz"])
 @given(q=unit_quaternions("xyzw"), scale=st.floats(0.1, 10.0))
 def test_quat_matrix_roundtrip_both_orders(order, q, scale):

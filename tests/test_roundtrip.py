@@ -338,3 +338,34 @@ def test_decode_does_not_modify_images():
     actimg.decode(images, rig)
     actimg.decode(images, rig, method="published")
     assert np.array_equal(images, before)
+
+
+# ------------------------------------------------------------------ blob fit kernel
+@settings(max_examples=60)
+@given(u=st.floats(10.0, 85.0), v=st.floats(10.0, 85.0), s=st.floats(2.5, 12.0), amp=st.floats(0.3, 1.3),
+       floor=st.sampled_from([0.0, 0.25]), noise=st.floats(0.0, 0.05), seed=st.integers(0, 2**16),
+       step=st.integers(1, 3))
+def test_blob_fit_byte_tables_match_the_float_path(u, v, s, amp, floor, noise, seed, step):
+    # uint8 images are fitted from per-byte tables (no branch per pixel); the same image
+    # as float64 k/255 goes through the plain path: same pixels, same sums, same fit
+    from actimg import _decode_kernels as K
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:96, 0:96]
+    x = floor + amp * np.exp(-((xx - u) ** 2 + (yy - v) ** 2) / (2 * s * s)) + rng.normal(0, noise, (96, 96))
+    img8 = np.zeros((96, 96, 3), np.uint8)
+    img8[..., 1] = np.clip(np.round(255 * x), 0, 255).astype(np.uint8)
+    imgf = img8 / 255.0
+    lo = floor + 2.5 / 255 + 1e-6  # off the byte grid: no tie between k/255 and k * (1/255)
+    hi = 1.0 - 0.5 / 255
+    scale = 1.0 / 255
+    lo_raw, hi_raw = K.byte_band(lo, hi, scale)
+    k = np.arange(256)
+    assert np.array_equal((k > lo_raw) & (k < hi_raw), (lo < k * scale) & (k * scale < hi))
+    tabs = np.empty((3, 256))
+    K.fit_tables(lo_raw, hi_raw, tabs)
+    a = K.fit_gaussian(img8, 1, scale, s, u + 0.7, v - 0.4, 1.8 * s, lo, hi, step, tabs, True)
+    b = K.fit_gaussian(imgf, 1, 1.0, s, u + 0.7, v - 0.4, 1.8 * s, lo, hi, step, tabs, True)
+    assert a[4] == b[4]  # pixels used
+    if a[4] >= 4:
+        np.testing.assert_allclose(a[:4], b[:4], rtol=1e-9, atol=1e-9)
