@@ -1441,24 +1441,41 @@ def frames_many(images, scale, bgs, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, model, t
 
 
 @njit(cache=True, nogil=True)
-def assemble_frames(R, t, ok, model, Ks, W2Cs, uv, code, pts, reproj, euler):
-    """The decoded poses as the result's arrays, for every frame.
+def assemble_frames(R, t, ok, model, Ks, W2Cs, uv, code, bgs, gripper_floor, stats, pts, reproj, euler, floors,
+                    openness, conf, pos_std, rot_std, actions):
+    """The result's arrays of every frame, from the decoded poses.
 
     R ``(T, 3, 3)`` and t ``(T, 3)`` (set to NaN in place where not ``ok``), model
     ``(3, 3)`` tool points, cameras ``(T, V, ...)`` and detections uv ``(T, V, 3, 2)`` in
-    the same pixel grid, code the Euler sequence (``_rotation_kernels.euler_code``).
+    the same pixel grid, code the Euler sequence (``_rotation_kernels.euler_code``),
+    bgs ``(V, T, 3)`` channel backgrounds, stats ``(T, 4)`` from ``refine_pose``.
     Writes pts ``(T, 3, 3)`` (P, N, U in metres), reproj ``(T, V, 3)`` (pixels between
-    each detection and the reprojected point; NaN where not detected) and euler ``(T,
-    3)`` (radians); all NaN where not ``ok``.
+    each detection and the reprojected point; NaN where not detected), euler ``(T, 3)``
+    (radians), floors ``(V, T)`` (the blue floor above the R/G background, relative to
+    the range up to 1: brightness/contrast changes cancel out), openness ``(T,)`` (from
+    the median floor over the views), conf ``(T,)``, pos_std ``(T,)`` (metres), rot_std
+    ``(T,)`` (degrees) and actions ``(T, 7)``; NaN (conf 0) where not ``ok``.
     """
     T, V = uv.shape[:2]
+    half = gripper_floor / 2.0
+    fv = np.empty(V)
     for f in range(T):
+        for i in range(V):
+            black = 0.5 * (bgs[i, f, 0] + bgs[i, f, 1])
+            floors[i, f] = (bgs[i, f, 2] - black) / max(1.0 - black, 1e-3)
+            fv[i] = floors[i, f]
+        fl = np.median(fv)
         if not ok[f]:
             R[f, :, :] = np.nan
             t[f, :] = np.nan
             pts[f, :, :] = np.nan
             reproj[f, :, :] = np.nan
             euler[f, :] = np.nan
+            openness[f] = np.nan
+            conf[f] = 0.0
+            pos_std[f] = np.nan
+            rot_std[f] = np.nan
+            actions[f, :] = np.nan
             continue
         for p in range(3):
             for i in range(3):
@@ -1471,3 +1488,22 @@ def assemble_frames(R, t, ok, model, Ks, W2Cs, uv, code, pts, reproj, euler):
                 u, v, _ = _project(Ks[f, i], W2Cs[f, i], pts[f, p])
                 reproj[f, i, p] = math.sqrt((u - uv[f, i, p, 0]) ** 2 + (v - uv[f, i, p, 1]) ** 2)
         euler_of_matrix(R[f], code, euler[f])
+        # gripper: the blue background is the floor when open, black when closed
+        openness[f] = 1.0 if fl > half else 0.0
+        # confidence from the pose's own uncertainty (covariance of the fit, inflated
+        # when the views disagree): 1 / (1 + (sigma_pos / 1 mm)^2 + (sigma_rot / 1 deg)^2),
+        # times how far the gripper floor is from its decision threshold
+        pos_std[f] = stats[f, 1]
+        rot_std[f] = math.degrees(stats[f, 2])
+        x = (pos_std[f] / 1e-3) ** 2 + rot_std[f] ** 2
+        if np.isnan(x):
+            c = 0.0
+        else:
+            c = 1.0 / (1.0 + min(x, 1.7976931348623157e308))
+        if gripper_floor > 0:
+            c *= 0.5 + 0.5 * min(1.0, max(0.0, abs(fl - half) / (half + 1e-12)))
+        conf[f] = c
+        for i in range(3):
+            actions[f, i] = pts[f, 0, i]
+            actions[f, 3 + i] = euler[f, i]
+        actions[f, 6] = openness[f]

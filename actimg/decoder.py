@@ -17,6 +17,7 @@ from .triangulation import _frame_cameras
 __all__ = ["decode", "DecodeResult", "METHODS"]
 
 METHODS = ("actimg", "published")
+_PAPER = ActionImageSpec()  # the default, built once (frozen)
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,7 +134,7 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
         points are decoded from that view (``single_view``); frames with less are
         ``valid=False`` with NaN actions.
     """
-    spec = spec or ActionImageSpec()
+    spec = spec or _PAPER
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     imgs, scale = _check_images(images, rig)
@@ -167,6 +168,7 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     bgs = bgs.reshape(V, T, 3)
 
     Ks, W2C, C2W = _frame_cameras(rig, T)
+    model = spec.tool_points  # (3, 3) float64, contiguous
     off = spec.pixel_offset
     if off:
         # work in the image grid: shift the principal point by the pixel origin
@@ -182,26 +184,29 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     ok = np.empty(T, bool)
     stats = np.empty((T, 4))
     run_chunks(_k.frames_many, T, imgs, scale, bgs, cand_uv, cand_w, Ks, W2C, C2W, float(s),
-               np.ascontiguousarray(spec.tool_points, dtype=np.float64), max(2.0, 0.25 * s), 10, 20,
-               uv_f, w_f, R0, t0, ok, stats, min_items=4)
-    model = spec.tool_points
+               model, max(2.0, 0.25 * s), 10, 20, uv_f, w_f, R0, t0, ok, stats, min_items=4)
     # frames where only one view sees all three points: the pose from that view (P3P)
     single = _single_view_poses(uv_f, w_f, model, Ks, W2C, C2W, R0, t0, ok, stats)
     ok |= single
-    # the blue floor relative to the R/G background (black) and to the peak (1): robust
-    # to a brightness/contrast change of the whole image
-    black = bgs[..., :2].mean(axis=-1)
-    floors = (bgs[..., 2] - black) / np.maximum(1.0 - black, 1e-3)
-    # points, reprojection errors (in the kernels' pixel grid: the shift cancels) and
-    # Euler angles of every frame in one pass; NaN where not ok
+    # everything the result holds, per frame in one pass (reprojection errors in the
+    # kernels' pixel grid: the shift cancels); NaN where not ok
     pts = np.empty((T, 3, 3))
     reproj = np.empty((T, V, 3))
     euler = np.empty((T, 3))
-    _k.assemble_frames(R0, t0, ok, np.ascontiguousarray(model, dtype=np.float64), Ks, W2C, uv_f,
-                       euler_code(spec.euler), pts, reproj, euler)
+    floors = np.empty((V, T))
+    openness = np.empty(T)
+    conf = np.empty(T)
+    pos_std = np.empty(T)
+    rot_std = np.empty(T)
+    actions = np.empty((T, 7))
+    _k.assemble_frames(R0, t0, ok, model, Ks, W2C, uv_f, euler_code(spec.euler), bgs, float(spec.gripper_floor),
+                       stats, pts, reproj, euler, floors, openness, conf, pos_std, rot_std, actions)
     det = np.ascontiguousarray(uv_f.transpose(1, 0, 2, 3)) + off  # (V, T, 3, 2), caller's pixel origin
     det_w = np.ascontiguousarray(w_f.transpose(1, 0, 2))
-    return _assemble(spec, R0, pts, euler, reproj, ok, single, stats, det, det_w, floors, "actimg")
+    return DecodeResult(actions=actions, positions=pts[:, 0].copy(), rotations=R0, openness=openness,
+                        confidence=conf, valid=ok.copy(), reprojection_error=reproj, detections=det,
+                        detection_weight=det_w, points=pts, gripper_floor=floors, method="actimg",
+                        single_view=single & ok, position_std=pos_std, rotation_std=rot_std)
 
 
 def _single_view_poses(uv: np.ndarray, w: np.ndarray, model: np.ndarray, Ks: np.ndarray, W2C: np.ndarray,
@@ -217,6 +222,8 @@ def _single_view_poses(uv: np.ndarray, w: np.ndarray, model: np.ndarray, Ks: np.
 
     T, V = uv.shape[:2]
     single = np.zeros(T, bool)
+    if ok.all():
+        return single
     anchors = np.flatnonzero(ok)
     for f in np.flatnonzero(~ok):
         seen = (w[f] > 0).all(axis=1) & np.isfinite(uv[f]).all(axis=(1, 2))  # (V,)
@@ -250,35 +257,6 @@ def _single_view_poses(uv: np.ndarray, w: np.ndarray, model: np.ndarray, Ks: np.
             _, R0[f], t0[f], stats[f] = best
             single[f] = True
     return single
-
-
-def _assemble(spec: ActionImageSpec, R: np.ndarray, pts: np.ndarray, euler: np.ndarray, reproj: np.ndarray,
-              ok: np.ndarray, single: np.ndarray, stats: np.ndarray, det: np.ndarray, det_w: np.ndarray,
-              floors: np.ndarray, method: str) -> DecodeResult:
-    """The :class:`DecodeResult` of decoded poses (NaN where not ``ok``): gripper,
-    confidence and actions from the per-frame arrays of ``assemble_frames``."""
-    T = ok.shape[0]
-    # gripper: the blue background is the floor when open, black when closed
-    fl = np.median(floors, axis=0)
-    openness = (fl > spec.gripper_floor / 2.0).astype(np.float64)
-    # confidence from the pose's own uncertainty (covariance of the fit, inflated when
-    # the views disagree): 1 / (1 + (sigma_pos / 1 mm)^2 + (sigma_rot / 1 deg)^2), times how
-    # far the gripper floor is from its decision threshold
-    pos_std = np.where(ok, stats[:, 1], np.nan)
-    rot_std = np.where(ok, np.degrees(stats[:, 2]), np.nan)
-    conf = 1.0 / (1.0 + np.nan_to_num((pos_std / 1e-3) ** 2 + rot_std ** 2, nan=np.inf))
-    g_margin = np.clip(np.abs(fl - spec.gripper_floor / 2.0) / (spec.gripper_floor / 2.0 + 1e-12), 0.0, 1.0)
-    conf = conf * (0.5 + 0.5 * g_margin) if spec.gripper_floor > 0 else conf
-    conf = np.where(ok, conf, 0.0)
-    opn = np.where(ok, openness, np.nan)
-    actions = np.empty((T, 7))
-    actions[:, :3] = pts[:, 0]
-    actions[:, 3:6] = euler
-    actions[:, 6] = opn
-    return DecodeResult(actions=actions, positions=pts[:, 0].copy(), rotations=R, openness=opn,
-                        confidence=conf, valid=ok.copy(), reprojection_error=reproj, detections=det,
-                        detection_weight=det_w, points=pts, gripper_floor=floors, method=method,
-                        single_view=single & ok, position_std=pos_std, rotation_std=rot_std)
 
 
 def _decode_published(imgs: np.ndarray, rig: CameraRig, spec: ActionImageSpec, **options: float) -> DecodeResult:

@@ -13,11 +13,21 @@ __all__ = ["triangulate"]
 
 
 def _frame_cameras(rig: CameraRig, T: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cameras as contiguous ``(T, V, ...)`` arrays: K, world2cam, cam2world."""
-    K, E = rig.broadcast(T)
-    K = np.ascontiguousarray(np.swapaxes(K, 0, 1))
-    E = np.ascontiguousarray(np.swapaxes(E, 0, 1))
-    return K, np.ascontiguousarray(_invert_rigid(E)), E
+    """Cameras as contiguous ``(T, V, ...)`` arrays: K, world2cam, cam2world.
+
+    Cached on the rig per ``T`` (a rig never changes); callers must not write to them.
+    """
+    cache = rig.__dict__.setdefault("_frame_cameras", {})
+    hit = cache.get(T)
+    if hit is None:
+        K, E = rig.broadcast(T)
+        K = np.ascontiguousarray(np.swapaxes(K, 0, 1))
+        E = np.ascontiguousarray(np.swapaxes(E, 0, 1))
+        hit = (K, np.ascontiguousarray(_invert_rigid(E)), E)
+        if len(cache) >= 4:
+            cache.clear()
+        cache[T] = hit
+    return hit
 
 
 def check_points2d(points2d: object, rig: CameraRig) -> np.ndarray:
