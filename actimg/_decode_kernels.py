@@ -11,6 +11,7 @@ import math
 import numpy as np
 from numba import njit
 
+from ._llvm import _address, _prefetch
 from ._rotation_kernels import euler_of_matrix
 
 # candidate blobs kept per image and channel
@@ -165,23 +166,20 @@ def _square_window(H, W, u, v, radius):
 
 
 @njit(cache=True, nogil=True)
-def _touch_window(img, u, v, radius, step):
-    """Read one byte per cache line of every ``step``-th row of the square window of
-    ``radius`` around ``(u, v)``: a tight loop of independent loads that brings the
-    rows a fit will read into the cache with many misses in flight. Returns their sum
-    (the caller keeps it, so the loads stay)."""
+def _prefetch_window(img, u, v, radius, step):
+    """Prefetch every cache line of every ``step``-th row of the square window of
+    ``radius`` around ``(u, v)`` (the rows :func:`fit_gaussian` reads for the same
+    centre, radius and step), without waiting for them."""
     H, W, _ = img.shape
-    # the same rows as fit_gaussian's for the same centre, radius and step
     r0, r1, c0, c1 = _square_window(H, W, u, v, radius)
-    t = 0
     if c1 < c0:
-        return t
+        return
+    base = _address(img)
     for r in range(r0, r1 + 1, step):
-        row = img[r]
-        for c in range(c0, c1 + 1, 16):  # 48 bytes < one 64-byte line
-            t += row[c, 0]
-        t += row[c1, 2]
-    return t
+        a0 = base + (r * W + c0) * 3
+        a1 = base + (r * W + c1) * 3 + 2
+        for a in range(a0 - a0 % 64, a1 + 1, 64):
+            _prefetch(a)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -720,6 +718,29 @@ def triangulate_many(uv, w, Ks, W2Cs, C2Ws, X, err, nviews, iters, start, stop):
 
 # ------------------------------------------------------------------------- detect
 @njit(cache=True, nogil=True)
+def _scan_image(img, scale, s, bh, bw, rstep, fit_step, bm, acc, bg_tmp, bgs, pos, val, init):
+    """First stage of :func:`detect_many` for one image: block means, the background
+    of each channel into ``bgs (3,)``, blob candidates (``pos``, ``val``: see
+    :func:`find_candidates`) with their block-map peak ``init (3, K, 2)``, and a
+    prefetch of every fit window."""
+    K = val.shape[1]
+    block_means(img, bh, bw, max(1, bw // 3), rstep, scale, bm, acc)
+    # backgrounds: a blob covers a small part of the image, so the median block is
+    # background: 0 for R and G, the gripper floor (open) or 0 (closed) for B, all
+    # shifted alike by a brightness change
+    for ch in range(3):
+        bgs[ch] = _background(bm, ch, bg_tmp)
+    radius = 1.8 * s
+    for ch in range(3):
+        find_candidates(bm, ch, bgs[ch], 0.15, max(1, int(round(1.5 * s / bh))),
+                        max(1, int(round(1.5 * s / bw))), pos[ch], val[ch])
+        for k in range(K):
+            if val[ch, k] >= 0:
+                _block_peak(bm, ch, pos[ch, k, 0], pos[ch, k, 1], bh, bw, init[ch, k])
+                _prefetch_window(img, init[ch, k, 0], init[ch, k, 1], radius, fit_step)
+
+
+@njit(cache=True, nogil=True)
 def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_uv, cand_w, cand_amp, bgs, start,
                 stop):
     """Blob candidates of every channel of images ``start..stop``.
@@ -742,10 +763,9 @@ def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_u
     # background is the same in most images)
     tabs = np.empty((3, 3, 256))
     tab_lo = np.full(3, -2)
-    pos = np.zeros((3, K, 2), np.int64)
-    val = np.empty((3, K))
-    init = np.empty((3, K, 2))
-    sink = np.zeros(1, np.int64)
+    pos = np.zeros((2, 3, K, 2), np.int64)  # two slots: images n and n + 1
+    val = np.empty((2, 3, K))
+    init = np.empty((2, 3, K, 2))
     gout = np.empty(9)
     upd = np.empty((3, K, 4))
     src = np.zeros((2, 2))
@@ -753,26 +773,22 @@ def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_u
     eys = np.empty((2, H))
     radius = 1.8 * s
     q = 0.5 / 255.0  # one quantisation step, a lower bound on per-pixel noise
+    # a pipeline one image deep: image n + 1 is scanned (and its fit windows
+    # prefetched) before image n is fitted, so the fits read rows that arrived while
+    # the next scan ran
+    if start < stop:
+        _scan_image(images[start], scale, s, bh, bw, rstep, fit_step, bm, acc, bg_tmp, bgs[start], pos[start & 1],
+                    val[start & 1], init[start & 1])
     for n in range(start, stop):
+        if n + 1 < stop:
+            m = (n + 1) & 1
+            _scan_image(images[n + 1], scale, s, bh, bw, rstep, fit_step, bm, acc, bg_tmp, bgs[n + 1], pos[m],
+                        val[m], init[m])
         img = images[n]
-        block_means(img, bh, bw, max(1, bw // 3), rstep, scale, bm, acc)
-        # backgrounds: a blob covers a small part of the image, so the median block is
-        # background: 0 for R and G, the gripper floor (open) or 0 (closed) for B, all
-        # shifted alike by a brightness change
-        noisy = False
-        for ch in range(3):
-            bgs[n, ch] = _background(bm, ch, bg_tmp)
         fl = bgs[n, 2]
-        # candidates of all three channels first, then their fit windows are touched
-        # together: the fits read rows of a cold image (several misses in flight
-        # instead of one row after another), then fitted
-        for ch in range(3):
-            find_candidates(bm, ch, bgs[n, ch], 0.15, max(1, int(round(1.5 * s / bh))),
-                            max(1, int(round(1.5 * s / bw))), pos[ch], val[ch])
-            for k in range(K):
-                if val[ch, k] >= 0:
-                    _block_peak(bm, ch, pos[ch, k, 0], pos[ch, k, 1], bh, bw, init[ch, k])
-                    sink[0] += _touch_window(img, init[ch, k, 0], init[ch, k, 1], radius, fit_step)
+        noisy = False
+        val_n = val[n & 1]
+        init_n = init[n & 1]
         for ch in range(3):
             lo = bgs[n, ch] + (2.5 * scale if scale < 1.0 else 0.01)
             for k in range(K):
@@ -780,10 +796,10 @@ def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_u
                 cand_uv[n, ch, k, 1] = np.nan
                 cand_w[n, ch, k] = 0.0
                 cand_amp[n, ch, k] = 0.0
-                if val[ch, k] < 0:
+                if val_n[ch, k] < 0:
                     continue
-                u0 = init[ch, k, 0]
-                v0 = init[ch, k, 1]
+                u0 = init_n[ch, k, 0]
+                v0 = init_n[ch, k, 1]
                 if scale < 1.0:
                     lo_raw, hi_raw = byte_band(lo, hi, scale)
                     if lo_raw != tab_lo[ch]:

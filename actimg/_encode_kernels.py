@@ -69,6 +69,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from ._llvm import _address, _ptr
+
 TIE_MARGIN = 8e-5
 FLOOR_BAND = 1e-6
 FLOOR_REL_MARGIN = 1e-7  # float32 path
@@ -80,26 +82,11 @@ NONTEMPORAL = True   # see "Writing the output" above
 
 
 # ---------------------------------------------------------------------------------------
-# LLVM helpers: addresses instead of arrays keep the row loop free of reference counting.
-
-def _ptr(builder, addr, ty):
-    return builder.inttoptr(addr, ty.as_pointer())
-
+# LLVM helpers (``_llvm``): addresses instead of arrays keep the row loop free of
+# reference counting.
 
 def _block_type():
     return ir.VectorType(ir.IntType(64), BLOCK // 8)
-
-
-@intrinsic
-def _address(typingctx, arr):
-    """Address of an array's first element (uint64)."""
-    if not isinstance(arr, types.Array):
-        return None
-
-    def codegen(context, builder, sig, args):
-        a = context.make_array(sig.args[0])(context, builder, args[0])
-        return builder.ptrtoint(a.data, ir.IntType(64))
-    return types.uint64(arr), codegen
 
 
 @intrinsic
