@@ -167,15 +167,15 @@ def _square_window(H, W, u, v, radius):
 
 @njit(cache=True, nogil=True)
 def _prefetch_window(img, u, v, radius, step):
-    """Prefetch every cache line of every ``step``-th row of the square window of
-    ``radius`` around ``(u, v)`` (the rows :func:`fit_gaussian` reads for the same
-    centre, radius and step), without waiting for them."""
+    """Prefetch every cache line of the rows that are multiples of ``step`` in the
+    square window of ``radius`` around ``(u, v)`` (the rows :func:`fit_gaussian` reads
+    for a centre within that window), without waiting for them."""
     H, W, _ = img.shape
     r0, r1, c0, c1 = _square_window(H, W, u, v, radius)
     if c1 < c0:
         return
     base = _address(img)
-    for r in range(r0, r1 + 1, step):
+    for r in range(r0 + (-r0) % step, r1 + 1, step):
         a0 = base + (r * W + c0) * 3
         a1 = base + (r * W + c1) * 3 + 2
         for a in range(a0 - a0 % 64, a1 + 1, 64):
@@ -284,7 +284,9 @@ def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, tabs, residual
     B0 = B1 = B2 = Szz = 0.0
     n = 0
     rad2 = radius * radius
-    for r in range(r0, r1 + 1, step):
+    # rows on the image's grid of multiples of step (what _prefetch_window fetched,
+    # wherever the centre moved)
+    for r in range(r0 + (-r0) % step, r1 + 1, step):
         dr = r - v0
         ca, cb = _disc_span(dr, u0, rad2, c0, c1, step)
         row = img[r]
@@ -737,7 +739,8 @@ def _scan_image(img, scale, s, bh, bw, rstep, fit_step, bm, acc, bg_tmp, bgs, po
         for k in range(K):
             if val[ch, k] >= 0:
                 _block_peak(bm, ch, pos[ch, k, 0], pos[ch, k, 1], bh, bw, init[ch, k])
-                _prefetch_window(img, init[ch, k, 0], init[ch, k, 1], radius, fit_step)
+                # (plus half a sigma: the fit recentres the window)
+                _prefetch_window(img, init[ch, k, 0], init[ch, k, 1], radius + 0.5 * s, fit_step)
 
 
 @njit(cache=True, nogil=True)
@@ -805,6 +808,15 @@ def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_u
                     if lo_raw != tab_lo[ch]:
                         fit_tables(lo_raw, hi_raw, tabs[ch])
                         tab_lo[ch] = lo_raw
+                # a coarse fit (every other row and column of the fine grid) from the
+                # block map's peak, then the fit from there: the window is then centred
+                # on the blob, which matters for blobs that are not exact Gaussians
+                # (blur, resampling, a tone curve)
+                u, v, amp, rms, used = fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, 2 * fit_step,
+                                                    tabs[ch], False)
+                if used >= 4 and amp > 0.05 and abs(u - u0) <= radius and abs(v - v0) <= radius:
+                    u0 = u
+                    v0 = v
                 u, v, amp, rms, used = fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, fit_step, tabs[ch],
                                                     True)
                 if used < 4 or not (amp > 0.05) or not (np.isfinite(u) and np.isfinite(v)):

@@ -18,6 +18,8 @@ __all__ = ["decode", "DecodeResult", "METHODS"]
 
 METHODS = ("actimg", "published")
 _PAPER = ActionImageSpec()  # the default, built once (frozen)
+#: scan block width in sigmas (blocks are twice as tall, two rows of each are read)
+SCAN_BLOCK = 1.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,12 +152,12 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     cand_w = np.empty((N, 3, K_))
     cand_amp = np.empty((N, 3, K_))
     bgs = np.empty((N, 3))
-    # scan blocks: ~sigma/2 wide, twice as tall (fewer block rows to reduce)
-    bw = max(1, int(round(s / 2)))
-    bh = 2 * bw
-    # of which three evenly spaced rows are read: enough to find a blob, at a third of
-    # the memory traffic (a row stride of 2 saves nothing: the prefetcher fetches the
+    # scan blocks: sigma wide, twice as tall, of which two rows (sigma apart) are read:
+    # enough to find a blob (the fit then recentres its window), at a fraction of the
+    # memory traffic (a row stride of 2 saves nothing: the prefetcher fetches the
     # skipped rows anyway)
+    bw = max(1, int(round(s * SCAN_BLOCK)))
+    bh = 2 * bw
     rstep = bh // 2 if bh >= 8 else 1
     acc_dtype = np.uint16 if scale < 1.0 and bh * 255 < 65536 else np.float64
     hi = (1.0 - 0.5 / 255.0) if scale < 1.0 else 1.0 - 1e-6
