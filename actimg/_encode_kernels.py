@@ -70,6 +70,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._llvm import _address, _ptr
+from ._rotation_kernels import matrix_of_euler
 
 TIE_MARGIN = 8e-5
 FLOOR_BAND = 1e-6
@@ -444,3 +445,40 @@ def render_f32(out, uv, draw, opened, s, floor, start, stop):
                         x = np.float32(_dense(c, r, u, v, two_s2))
                         if x > floor32:
                             row[3 * c + 2] = x
+
+
+# ---------------------------------------------------------------------------------------
+# actions -> pixels
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def project_actions_many(actions, code, model, Ks, W2Cs, pix, depth):
+    """Pixels of the P, N, U points of every action in every view.
+
+    actions ``(T, 7)``, code the Euler sequence (``_rotation_kernels.euler_code``),
+    model ``(3, 3)`` tool-frame points (metres), cameras ``(T, V, ...)`` (``K`` and
+    ``world2cam``). Writes pix ``(V, T, 3, 2)`` (u, v; the pinhole formula, a point at
+    depth 0 gives inf/NaN) and depth ``(V, T, 3)`` (camera-frame z, metres).
+    """
+    T = actions.shape[0]
+    V = Ks.shape[1]
+    R = np.empty((3, 3))
+    X = np.empty(3)
+    ang = np.empty(3)
+    for t in range(T):
+        for i in range(3):
+            ang[i] = actions[t, 3 + i]
+        matrix_of_euler(ang, code, R)
+        for p in range(3):
+            for i in range(3):
+                X[i] = actions[t, i] + R[i, 0] * model[p, 0] + R[i, 1] * model[p, 1] + R[i, 2] * model[p, 2]
+            for v in range(V):
+                W = W2Cs[t, v]
+                K = Ks[t, v]
+                xc = W[0, 0] * X[0] + W[0, 1] * X[1] + W[0, 2] * X[2] + W[0, 3]
+                yc = W[1, 0] * X[0] + W[1, 1] * X[1] + W[1, 2] * X[2] + W[1, 3]
+                zc = W[2, 0] * X[0] + W[2, 1] * X[1] + W[2, 2] * X[2] + W[2, 3]
+                x = xc / zc
+                y = yc / zc
+                pix[v, t, p, 0] = K[0, 0] * x + K[0, 1] * y + K[0, 2]
+                pix[v, t, p, 1] = K[1, 1] * y + K[1, 2]
+                depth[v, t, p] = zc

@@ -108,3 +108,40 @@ def euler_of_matrix(R, code, out):
         ang[1] -= 0.5 * math.pi
     for m in range(3):
         out[m] = (ang[m] + math.pi) % (2.0 * math.pi) - math.pi
+
+
+@njit(cache=True, nogil=True)
+def matrix_of_euler(angles, code, R):
+    """Rotation matrix ``R (3, 3)`` of Euler angles ``angles (3,)`` (radians) in the
+    sequence ``code`` (:func:`euler_code`): the product of the elementary rotations,
+    ``R = R_k(c) R_j(b) R_i(a)`` for an extrinsic sequence ``(i, j, k)``; an intrinsic
+    sequence is the reversed extrinsic one with the angles reversed."""
+    b = np.empty(3)
+    for m in range(3):
+        b[m] = angles[m] if code[3] == 1 else angles[2 - m]
+    for i in range(3):
+        for j in range(3):
+            R[i, j] = 1.0 if i == j else 0.0
+    E = np.empty((3, 3))
+    T = np.empty((3, 3))
+    for m in range(3):
+        ax = code[m]
+        c = math.cos(b[m])
+        s = math.sin(b[m])
+        # elementary rotation about axis ax (active, right-handed)
+        for i in range(3):
+            for j in range(3):
+                E[i, j] = 1.0 if i == j else 0.0
+        p = (ax + 1) % 3
+        q = (ax + 2) % 3
+        E[p, p] = c
+        E[q, q] = c
+        E[p, q] = -s
+        E[q, p] = s
+        # R <- E @ R (later rotations act on the left)
+        for i in range(3):
+            for j in range(3):
+                T[i, j] = E[i, 0] * R[0, j] + E[i, 1] * R[1, j] + E[i, 2] * R[2, j]
+        for i in range(3):
+            for j in range(3):
+                R[i, j] = T[i, j]

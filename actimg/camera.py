@@ -365,3 +365,21 @@ def _invert_rigid(M: np.ndarray) -> np.ndarray:
     out[..., :3, 3] = -np.einsum("...ij,...j->...i", Rt, t)
     out[..., 3, 3] = 1.0
     return out
+
+
+def _frame_cameras(rig: CameraRig, T: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cameras as contiguous ``(T, V, ...)`` arrays: K, world2cam, cam2world.
+
+    Cached on the rig per ``T`` (a rig never changes); callers must not write to them.
+    """
+    cache = rig.__dict__.setdefault("_frame_cameras", {})
+    hit = cache.get(T)
+    if hit is None:
+        K, E = rig.broadcast(T)
+        K = np.ascontiguousarray(np.swapaxes(K, 0, 1))
+        E = np.ascontiguousarray(np.swapaxes(E, 0, 1))
+        hit = (K, np.ascontiguousarray(_invert_rigid(E)), E)
+        if len(cache) >= 4:
+            cache.clear()
+        cache[T] = hit
+    return hit

@@ -8,16 +8,14 @@ import numpy as np
 
 from . import _decode_kernels as _k
 from ._parallel import run_chunks
-from .camera import CameraRig
+from .camera import CameraRig, _frame_cameras
 from ._rotation_kernels import euler_code
 from .rotations import matrix_to_euler
-from .spec import ActionImageSpec
-from .triangulation import _frame_cameras
+from .spec import PAPER, ActionImageSpec
 
 __all__ = ["decode", "DecodeResult", "METHODS"]
 
 METHODS = ("actimg", "published")
-_PAPER = ActionImageSpec()  # the default, built once (frozen)
 #: scan block width in sigmas (blocks are twice as tall, two rows of each are read)
 SCAN_BLOCK = 1.0
 
@@ -136,7 +134,7 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
         points are decoded from that view (``single_view``); frames with less are
         ``valid=False`` with NaN actions.
     """
-    spec = spec or _PAPER
+    spec = spec or PAPER
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     imgs, scale = _check_images(images, rig)

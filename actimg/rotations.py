@@ -17,7 +17,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ._validate import as_float_array
-from .spec import ActionImageSpec
+from .spec import PAPER, ActionImageSpec
 
 __all__ = [
     "euler_to_matrix", "matrix_to_euler", "quat_to_matrix", "matrix_to_quat",
@@ -127,7 +127,7 @@ def rotation_from_axes(normal_dirs: np.ndarray, up_dirs: np.ndarray,
         ``(..., 3, 3)`` ``tool2world`` rotations minimising the weighted squared distance
         between ``R @ axis`` and the unit measured directions (Wahba's problem).
     """
-    spec = spec or ActionImageSpec()
+    spec = spec or PAPER
     a = np.asarray(normal_dirs, dtype=np.float64)
     b = np.asarray(up_dirs, dtype=np.float64)
     a = a / np.linalg.norm(a, axis=-1, keepdims=True)
@@ -161,7 +161,7 @@ def actions_from_poses(positions: np.ndarray, rotations: np.ndarray, openness: n
         openness: ``(T,)`` or scalar; 1 = open, 0 = closed.
         spec: gives the Euler sequence (default ``"xyz"`` extrinsic).
     """
-    spec = spec or ActionImageSpec()
+    spec = spec or PAPER
     p = as_float_array(positions, "positions", last=(3,), ndim=(2,))
     r = np.asarray(rotations)
     if r.ndim == 2 and r.shape[-1] == 4:
@@ -194,7 +194,7 @@ def poses_from_actions(actions: np.ndarray, *, quat_order: str | None = None,
     Rotations are ``(T, 3, 3)`` ``tool2world`` matrices, or ``(T, 4)`` quaternions in
     ``quat_order`` when it is given.
     """
-    spec = spec or ActionImageSpec()
+    spec = spec or PAPER
     a = _check_actions(actions)
     R = euler_to_matrix(a[:, 3:6], spec.euler)
     rot = matrix_to_quat(R, quat_order) if quat_order is not None else R
@@ -207,7 +207,7 @@ def action_points(actions: np.ndarray, spec: ActionImageSpec | None = None) -> n
     ``P = (x, y, z)``, ``N = P + L R n``, ``U = P + L R u`` with the spec's ``L`` (metres)
     and tool axes ``n``, ``u``.
     """
-    spec = spec or ActionImageSpec()
+    spec = spec or PAPER
     a = _check_actions(actions)
     R = euler_to_matrix(a[:, 3:6], spec.euler)
     return a[:, None, :3] + np.einsum("tij,pj->tpi", R, spec.tool_points)

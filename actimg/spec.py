@@ -99,3 +99,7 @@ class ActionImageSpec:
         return np.array([[0.0, 0.0, 0.0],
                          [L * self.normal_axis[0], L * self.normal_axis[1], L * self.normal_axis[2]],
                          [L * self.up_axis[0], L * self.up_axis[1], L * self.up_axis[2]]])
+
+
+#: The default format, built once (the dataclass is frozen, so sharing it is safe).
+PAPER = ActionImageSpec()

@@ -7,27 +7,9 @@ import numpy as np
 from . import _decode_kernels as _k
 from ._parallel import run_chunks
 from ._validate import as_float_array
-from .camera import CameraRig, _invert_rigid
+from .camera import CameraRig, _frame_cameras
 
 __all__ = ["triangulate"]
-
-
-def _frame_cameras(rig: CameraRig, T: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cameras as contiguous ``(T, V, ...)`` arrays: K, world2cam, cam2world.
-
-    Cached on the rig per ``T`` (a rig never changes); callers must not write to them.
-    """
-    cache = rig.__dict__.setdefault("_frame_cameras", {})
-    hit = cache.get(T)
-    if hit is None:
-        K, E = rig.broadcast(T)
-        K = np.ascontiguousarray(np.swapaxes(K, 0, 1))
-        E = np.ascontiguousarray(np.swapaxes(E, 0, 1))
-        hit = (K, np.ascontiguousarray(_invert_rigid(E)), E)
-        if len(cache) >= 4:
-            cache.clear()
-        cache[T] = hit
-    return hit
 
 
 def check_points2d(points2d: object, rig: CameraRig) -> np.ndarray:

@@ -24,7 +24,7 @@ from .camera import CameraRig
 from .decoder import DecodeResult
 from .layout import overlay, side_by_side
 from .rotations import euler_to_matrix, rotation_angle_deg
-from .spec import ActionImageSpec
+from .spec import PAPER, ActionImageSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -117,7 +117,7 @@ def trajectory_errors(decoded: DecodeResult | np.ndarray, true_actions: np.ndarr
                       spec: ActionImageSpec | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame position error ``(T,)`` in mm and rotation error ``(T,)`` in degrees
     (geodesic angle between the rotations); NaN where the decoded frame is invalid."""
-    spec = spec or ActionImageSpec()
+    spec = spec or PAPER
     d = _poses(decoded, spec, "decoded")
     t = _poses(true_actions, spec, "true_actions")
     assert d is not None and t is not None
@@ -205,7 +205,7 @@ def plot_trajectories_3d(path: PathLike, true_actions: np.ndarray | None,
     """
     import pytransform3d.camera as pc
 
-    spec = spec or ActionImageSpec()
+    spec = spec or PAPER
     if not isinstance(rig, CameraRig):
         raise TypeError(f"rig must be a CameraRig, got {type(rig).__name__}")
     tru = _poses(true_actions, spec, "true_actions")
@@ -310,7 +310,7 @@ def plot_errors(path: PathLike, result: DecodeResult, true_actions: np.ndarray |
     Returns:
         ``path`` as a string, or ``(path, figure)`` with ``return_figure=True``.
     """
-    spec = spec or ActionImageSpec()
+    spec = spec or PAPER
     if not isinstance(result, DecodeResult):
         raise TypeError(f"result must be a DecodeResult, got {type(result).__name__}")
     T = result.actions.shape[0]
