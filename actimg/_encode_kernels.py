@@ -69,6 +69,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from ._decode_kernels import _project
 from ._llvm import _address, _ptr
 from ._rotation_kernels import matrix_of_euler
 
@@ -472,13 +473,4 @@ def project_actions_many(actions, code, model, Ks, W2Cs, pix, depth):
             for i in range(3):
                 X[i] = actions[t, i] + R[i, 0] * model[p, 0] + R[i, 1] * model[p, 1] + R[i, 2] * model[p, 2]
             for v in range(V):
-                W = W2Cs[t, v]
-                K = Ks[t, v]
-                xc = W[0, 0] * X[0] + W[0, 1] * X[1] + W[0, 2] * X[2] + W[0, 3]
-                yc = W[1, 0] * X[0] + W[1, 1] * X[1] + W[1, 2] * X[2] + W[1, 3]
-                zc = W[2, 0] * X[0] + W[2, 1] * X[1] + W[2, 2] * X[2] + W[2, 3]
-                x = xc / zc
-                y = yc / zc
-                pix[v, t, p, 0] = K[0, 0] * x + K[0, 1] * y + K[0, 2]
-                pix[v, t, p, 1] = K[1, 1] * y + K[1, 2]
-                depth[v, t, p] = zc
+                pix[v, t, p, 0], pix[v, t, p, 1], depth[v, t, p] = _project(Ks[t, v], W2Cs[t, v], X)

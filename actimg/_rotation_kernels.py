@@ -23,6 +23,8 @@ _AXES = {"x": 0, "y": 1, "z": 2}
 def euler_code(seq: str) -> np.ndarray:
     """A scipy Euler sequence (``"xyz"``, ``"ZYX"``, ``"zxz"`` ...) as ``int64 (4,)``:
     the three axis indices in extrinsic order and 1 for extrinsic, 0 for intrinsic."""
+    if not isinstance(seq, str):
+        raise TypeError(f"Euler sequence must be a str, got {type(seq).__name__}")
     if len(seq) != 3 or not (seq.islower() or seq.isupper()) or any(c not in _AXES for c in seq.lower()):
         raise ValueError(f"Euler sequence must be 3 of x, y, z, all lower (extrinsic) or all upper (intrinsic) "
                          f"case, got {seq!r}")
@@ -37,9 +39,9 @@ def euler_code(seq: str) -> np.ndarray:
 
 @njit(cache=True, nogil=True)
 def quat_of_matrix(R, q):
-    """Unit quaternion ``q (4,)`` = ``(x, y, z, w)``, ``w >= 0`` up to the sign of the
-    largest component's branch, of a rotation matrix ``R (3, 3)`` (the branch on the
-    largest of the trace and the diagonal keeps it well conditioned)."""
+    """Unit quaternion ``q (4,)`` = ``(x, y, z, w)`` of a rotation matrix ``R (3, 3)``,
+    sign unspecified (``q`` and ``-q`` are the same rotation); the branch on the largest
+    of the trace and the diagonal keeps it well conditioned."""
     tr = R[0, 0] + R[1, 1] + R[2, 2]
     best = 3
     big = tr

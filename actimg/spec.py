@@ -6,10 +6,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ._rotation_kernels import euler_code
+
 __all__ = ["ActionImageSpec"]
-
-_EULER_OK = set("xyz")
-
 
 @dataclass(frozen=True)
 class ActionImageSpec:
@@ -65,10 +64,10 @@ class ActionImageSpec:
         if not (0.0 <= self.gripper_threshold <= 1.0):
             raise ValueError(f"gripper_threshold must be in [0, 1], got {self.gripper_threshold!r}")
         e = self.euler
-        if not (isinstance(e, str) and len(e) == 3 and (e.islower() or e.isupper())
-                and set(e.lower()) <= _EULER_OK and e[0].lower() != e[1].lower()
-                and e[1].lower() != e[2].lower()):
-            raise ValueError(f"euler must be a scipy Euler sequence such as 'xyz' or 'XYZ', got {e!r}")
+        try:
+            euler_code(e)  # the kernels' parser of the sequence: one set of rules
+        except (ValueError, TypeError):
+            raise ValueError(f"euler must be a scipy Euler sequence such as 'xyz' or 'XYZ', got {e!r}") from None
         if self.pixel_origin not in ("integer", "half"):
             raise ValueError(f"pixel_origin must be 'integer' or 'half', got {self.pixel_origin!r}")
         if self.behind_camera not in ("skip", "mirror"):

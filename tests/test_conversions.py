@@ -145,6 +145,14 @@ def test_kernel_euler_code_rejects_bad_sequences(seq):
         euler_code(seq)
 
 
+@pytest.mark.parametrize("seq", [3, None, ["x", "y", "z"]])
+def test_kernel_euler_code_rejects_non_strings(seq):
+    from actimg._rotation_kernels import euler_code
+
+    with pytest.raises(TypeError, match="Euler sequence must be a str"):
+        euler_code(seq)
+
+
 @pytest.mark.parametrize("order", ["xyzw", "wxyz"])
 @given(q=unit_quaternions("xyzw"), scale=st.floats(0.1, 10.0))
 def test_quat_matrix_roundtrip_both_orders(order, q, scale):

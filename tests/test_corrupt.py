@@ -566,42 +566,43 @@ def test_bad_video_codec_arguments(monkeypatch):
         C.video_codec(x, 23.0, "h264")
 
 
-def _flaky_pyav(monkeypatch, failures):
-    """Replace the PyAV round trip with one that fails ``failures`` times (an FFmpeg
-    error, then a short read-back, alternating), then returns the frames unchanged."""
+def _flaky_pyav(monkeypatch, outcomes):
+    """Replace the PyAV round trip with one that follows ``outcomes``, one per call:
+    ``"error"`` (an FFmpeg error), ``"short"`` (one frame missing) or ``"ok"``."""
     AvError = type("FFmpegError", (Exception,), {"__module__": "av.error"})
     calls = []
 
     def fake(frames, cd, q):
-        calls.append(1)
-        k = len(calls)
-        if k <= failures:
-            if k % 2:
-                raise AvError("transient encoder failure")
-            return frames[:-1].copy(), 10, next(iter(cd.decoded_names))
-        return frames.copy(), 10, next(iter(cd.decoded_names))
+        what = outcomes[len(calls)]
+        calls.append(what)
+        if what == "error":
+            raise AvError("transient encoder failure")
+        out = frames[:-1] if what == "short" else frames
+        return out.copy(), 10, next(iter(cd.decoded_names))
 
     monkeypatch.setattr(C, "_round_trip_pyav", fake)
     return calls
 
 
-@pytest.mark.parametrize("failures", [0, 1, 2])
-def test_pyav_round_trip_retries_transient_failures(monkeypatch, failures):
-    calls = _flaky_pyav(monkeypatch, failures)
+@pytest.mark.parametrize("outcomes", [["ok"], ["error", "ok"], ["error", "short", "ok"], ["short", "error", "ok"]])
+def test_pyav_round_trip_retries_transient_failures(monkeypatch, outcomes):
+    calls = _flaky_pyav(monkeypatch, outcomes)
     frames = np.zeros((3, 16, 16, 3), np.uint8)
     out, _, _ = C._round_trip(frames, C._CODECS["h264"], "pyav", None)
-    assert out.shape == frames.shape and len(calls) == failures + 1
+    assert out.shape == frames.shape and calls == outcomes
 
 
 def test_pyav_round_trip_gives_up_after_three_tries(monkeypatch):
-    calls = _flaky_pyav(monkeypatch, 3)  # error, short read, error
+    frames = np.zeros((3, 16, 16, 3), np.uint8)
+    calls = _flaky_pyav(monkeypatch, ["error", "short", "error", "ok"])
     with pytest.raises(Exception, match="transient encoder failure"):
-        C._round_trip(np.zeros((3, 16, 16, 3), np.uint8), C._CODECS["h264"], "pyav", None)
+        C._round_trip(frames, C._CODECS["h264"], "pyav", None)
     assert len(calls) == 3
-    calls = _flaky_pyav(monkeypatch, 4)  # ... and a short read on the last try is an error too
-    calls.extend([1])  # start on the short-read phase: short, error, short
+    # ... and a short read on the last try is an error too
+    calls = _flaky_pyav(monkeypatch, ["short", "error", "short", "ok"])
     with pytest.raises(RuntimeError, match="returned 2 frames"):
-        C._round_trip(np.zeros((3, 16, 16, 3), np.uint8), C._CODECS["h264"], "pyav", None)
+        C._round_trip(frames, C._CODECS["h264"], "pyav", None)
+    assert len(calls) == 3
 
 
 def test_pyav_round_trip_does_not_retry_our_own_errors(monkeypatch):
