@@ -34,12 +34,17 @@ open (``fl = round(255 floor32)``) the tests can only disagree when
 Truncation radius: a uint8 pixel is 0 iff ``x32 < 1/510``; outside
 ``d^2 > 2 s^2 ln(510 (1 + 1e-6))`` the dense value is below ``(1/510) / (1 + 1e-6)``, and
 float32 rounding (relative ``2^-24 << 1e-6``) keeps it below ``1/510``, so those pixels
-are exactly 0 (for B: at most the floor, i.e. ``fl``). Each row draws the columns of the
-union of the three blobs' discs at that row (each disc widened by one column against
-rounding of its square root) over the image template (R = G = 0, B = ``fl``); the
-tables are 0 outside each blob's square window, which yields exactly the template value
-there, and inside the window but outside a disc the same rule above gives the exact 0
-(or ``fl``) since those pixels are below the truncation bound by a relative 1e-6.
+are exactly 0 (for B: at most the floor, i.e. ``fl``). The tables are 0 outside each
+blob's square window, which yields exactly the template value there (R = G = 0,
+B = ``fl``), and inside the window but outside a disc the same rule gives the exact 0
+(or ``fl``), since those pixels are below the truncation bound by a relative 1e-6. So a
+channel computed anywhere is exact, and each row is drawn over the template in whole
+blocks of SPAN columns (16: one vector of float32 lanes, no scalar remainders): R and G
+over the blocks that cover the union of the three discs at that row (each disc widened
+by one column against rounding of its square root), B only over the blocks of its own
+disc (it is smaller: only pixels above the floor), ``fl`` elsewhere. The tie tests of
+pixels outside a channel's disc may fire (their value is near 1/2); the redo of
+:func:`_fix_row` covers the disc only, and outside it the fast byte is already exact.
 The float32 image is truncated where the value is below ``1e-8`` (so it differs from the
 dense one by < 1e-8 there, and by <= 1 float32 ulp elsewhere).
 
@@ -62,6 +67,7 @@ no reference counting (atomic instructions, which also drain streaming stores).
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 from llvmlite import ir
@@ -80,6 +86,7 @@ U8_SUPPORT = math.log(510.0 * (1.0 + 1e-6))   # in units of 1 / (2 s^2)
 F32_SUPPORT = math.log(1e8)
 MAGIC = 12582912.0  # 1.5 * 2**23: float32(z + MAGIC) - MAGIC == rint(z) for 0 <= z < 2**22
 BLOCK = 64          # bytes per output store (one cache line)
+SPAN = 16           # columns per vector block of a row (16 float32 lanes: one AVX-512 register)
 NONTEMPORAL = True   # see "Writing the output" above
 
 
@@ -247,41 +254,102 @@ def _gauss_table(out, i0, i1, u, two_s2, scale):
 # ---------------------------------------------------------------------------------------
 # uint8
 
-@njit(cache=True, nogil=True)
-def _span3(rgb, ex, y0, y1, y2, a, b, thr, band, flm):
-    """R, G, B of columns ``[a, b]`` of one row into ``rgb``; returns a 3-bit "near" mask.
+def _splat(builder, vty, x):
+    """A vector of type ``vty`` with every lane ``x`` (an LLVM scalar value)."""
+    lanes = ir.Constant(ir.VectorType(ir.IntType(32), vty.count), [0] * vty.count)
+    v = builder.insert_element(ir.Constant(vty, ir.Undefined), x, ir.IntType(32)(0))
+    return builder.shuffle_vector(v, v, lanes)
 
-    ``ex (3, W)`` float32 column tables (0 outside each window), ``y0..y2`` the row
-    factors (0 where a blob does not reach the row), ``thr`` the float32 floor threshold,
-    ``band`` the closed-gripper band (0 when open), ``flm = MAGIC + fl``. Bit p is set if
-    a pixel of channel p is within TIE_MARGIN of a rounding boundary (or, for B, within
-    ``band`` of the floor).
-    """
-    magic = np.float32(MAGIC)
-    m0 = np.int32(0)   # max |d| bit patterns (non-negative floats order as integers)
-    m1 = np.int32(0)
-    m2 = np.int32(0)
-    mb = np.int32(0x7F800000)
-    one = np.uint64(1)
-    two = np.uint64(2)
-    three = np.uint64(3)
-    for i in range(b + 1 - a):
-        c = np.uint64(a + i)
-        z = ex[0, c] * y0
-        t = z + magic
-        m0 = max(m0, _bits(abs(z - (t - magic))))
-        rgb[three * c] = _bits(t)
-        z = ex[1, c] * y1
-        t = z + magic
-        m1 = max(m1, _bits(abs(z - (t - magic))))
-        rgb[three * c + one] = _bits(t)
-        z = ex[2, c] * y2
-        t = z + magic
-        m2 = max(m2, _bits(abs(z - (t - magic))))
-        mb = min(mb, _bits(abs(z - thr)))
-        rgb[three * c + two] = _bits(t if z > thr else flm)
-    lim = _bits(np.float32(0.5 - TIE_MARGIN))
-    return int(m0 > lim) | (int(m1 > lim) << 1) | (int((m2 > lim) | (mb < _bits(band))) << 2)
+
+def _row_blocks(with_b):
+    """Intrinsic drawing ``nblk`` blocks of SPAN columns of one uint8 row; see _span_rgb."""
+    L = SPAN
+
+    def typer(typingctx, rgb, ex0, ex1, ex2, y0, y1, y2, c0, nblk, thr, band, flm, fl):
+        u64, f32, i64 = types.uint64, types.float32, types.int64
+        return types.int64(u64, u64, u64, u64, f32, f32, f32, i64, i64, f32, f32, f32, i64), codegen
+
+    def codegen(context, builder, sig, args):
+        rgb, ex0, ex1, ex2, y0, y1, y2, c0, nblk, thr, band, flm, fl = args
+        f32, i32, i8, i64 = ir.FloatType(), ir.IntType(32), ir.IntType(8), ir.IntType(64)
+        vf, vi = ir.VectorType(f32, L), ir.VectorType(i32, L)
+        magic = ir.Constant(vf, [float(np.float32(MAGIC))] * L)
+        absmask = ir.Constant(vi, [0x7FFFFFFF] * L)
+        ys = [_splat(builder, vf, y) for y in (y0, y1, y2)]
+        thr_v, flm_v = _splat(builder, vf, thr), _splat(builder, vf, flm)
+        v64 = ir.VectorType(i8, 4 * L)
+        flb = builder.trunc(fl, i8)
+        tmpl = builder.select(ir.Constant(ir.VectorType(ir.IntType(1), 4 * L), [q % 3 == 2 for q in range(4 * L)]),
+                              _splat(builder, v64, flb), ir.Constant(v64, [0] * (4 * L)))
+        exs = (ex0, ex1, ex2)
+        n_ch = 3 if with_b else 2
+        # per lane max |z - rint z| (bit patterns: non-negative floats order as integers)
+        # and, for B, min |z - thr|; allocas that LLVM keeps in registers
+        acc = [cgutils.alloca_once_value(builder, ir.Constant(vi, [0] * L)) for _ in range(n_ch)]
+        acc_b = cgutils.alloca_once_value(builder, ir.Constant(vi, [0x7F800000] * L))
+        # pixel j of the block is bytes 3j..3j+2 of the row; channel p's byte is the low
+        # byte of lane j of its <L x i32>, i.e. byte 4j (+3 big-endian) of its <4L x i8>
+        # bitcast. A block
+        # is stored as 4L bytes: its 3L, then L bytes of the template (R = G = 0, B = fl)
+        # over the next columns, which the next block or run rewrites, or which are
+        # template already (a row is drawn left to right and is template past the runs)
+        i32v = lambda xs: ir.Constant(ir.VectorType(i32, len(xs)), xs)  # noqa: E731
+        lo = 0 if sys.byteorder == "little" else 3
+        rg_order = i32v([4 * (q // 3) + lo + 4 * L * (q % 3) if q % 3 < 2 and q < 3 * L else q
+                         for q in range(4 * L)])
+        b_order = i32v([4 * L + 4 * (q // 3) + lo if q % 3 == 2 and q < 3 * L else q for q in range(4 * L)])
+        keep = [q < 3 * L and (with_b or q % 3 < 2) for q in range(4 * L)]
+        from_tmpl = ir.Constant(ir.VectorType(ir.IntType(1), 4 * L), [not k for k in keep])
+        with cgutils.for_range(builder, nblk) as loop:
+            c = builder.add(c0, builder.mul(loop.index, i64(L)))
+            ks = []
+            for p in range(n_ch):
+                x = builder.load(_ptr(builder, builder.add(exs[p], builder.mul(c, i64(4))), vf), align=4)
+                z = builder.fmul(x, ys[p])
+                t = builder.fadd(z, magic)
+                d = builder.and_(builder.bitcast(builder.fsub(z, builder.fsub(t, magic)), vi), absmask)
+                m = builder.load(acc[p])
+                builder.store(builder.select(builder.icmp_signed(">", d, m), d, m), acc[p])
+                if p == 2:
+                    e = builder.and_(builder.bitcast(builder.fsub(z, thr_v), vi), absmask)
+                    m = builder.load(acc_b)
+                    builder.store(builder.select(builder.icmp_signed("<", e, m), e, m), acc_b)
+                    t = builder.select(builder.fcmp_ordered(">", z, thr_v), t, flm_v)
+                ks.append(builder.bitcast(t, v64))  # low byte of each lane = rint(z)
+            px = builder.shuffle_vector(ks[0], ks[1], rg_order)
+            if with_b:
+                px = builder.shuffle_vector(px, ks[2], b_order)
+            px = builder.select(from_tmpl, tmpl, px)
+            dst = builder.add(rgb, builder.mul(c, i64(3)))
+            builder.store(px, _ptr(builder, dst, v64), align=1)
+
+        def reduce(a, op):
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i32, [vi]),
+                                                f"llvm.vector.reduce.{op}.v{L}i32")
+            return builder.call(fn, [builder.load(a)])
+        lim = i32(int(np.float32(0.5 - TIE_MARGIN).view(np.int32)))
+        near = i64(0)
+        for p in range(n_ch):
+            bad = builder.icmp_signed(">", reduce(acc[p], "smax"), lim)
+            if p == 2:
+                bad = builder.or_(bad, builder.icmp_signed("<", reduce(acc_b, "smin"), builder.bitcast(band, i32)))
+            near = builder.or_(near, builder.shl(builder.zext(bad, i64), i64(p)))
+        return near
+    return intrinsic(typer)
+
+
+# _span_rgb(rgb, ex0, ex1, ex2, y0, y1, y2, c0, nblk, thr, band, flm, fl) -> near:
+# R, G, B of columns [c0, c0 + SPAN nblk) of one uint8 row. ``rgb`` the address of the
+# row's bytes (writable for 16 more columns), ``ex0..ex2`` the addresses of the float32
+# column tables of P, N, U (0 outside each window, readable to the block end), ``y0..y2``
+# the row factors (0 where a blob does not reach the row), ``thr`` the float32 floor
+# threshold, ``band`` the closed-gripper band (0 when open), ``flm = MAGIC + fl``, ``fl``
+# the floor byte. Bit p of ``near`` is set if a pixel of channel p is within TIE_MARGIN of
+# a rounding boundary (or, for B, within ``band`` of the floor). Explicit SPAN-lane
+# vectors (every target lowers them): the loop vectorizer left a row's short runs to a
+# scalar remainder. _span_rg: the same for blocks outside the B disc (B = ``fl``).
+_span_rgb = _row_blocks(True)
+_span_rg = _row_blocks(False)
 
 
 @njit(cache=True, nogil=True)
@@ -331,7 +399,11 @@ def render_u8(out, uv, draw, opened, s, floor, start, stop):
     r2[1] = r2[0]
     b_thr = max(floor32, 1.0 / 510.0)
     r2[2] = math.log((1.0 + 1e-6) / b_thr) * two_s2 if b_thr < 1.0 else -1.0
-    ex = np.zeros((3, W), np.float32)
+    Wb = (W + SPAN - 1) // SPAN * SPAN  # rows are drawn in whole blocks; the tail is scratch
+    ex = np.zeros((3, Wb), np.float32)
+    exa = _address(ex)
+    ex1 = exa + np.uint64(4 * Wb)
+    ex2 = ex1 + np.uint64(4 * Wb)
     ey = np.zeros((3, H), np.float32)
     lo = np.zeros(3, np.int64)
     hi = np.full(3, -1, np.int64)
@@ -343,7 +415,7 @@ def render_u8(out, uv, draw, opened, s, floor, start, stop):
     tmpl = np.zeros((2, W3), np.uint8)  # [closed, open] background rows
     for c in range(W):
         tmpl[1, 3 * c + 2] = floor_u8
-    rgb = np.zeros(W3 + BLOCK, np.uint8)
+    rgb = np.zeros(3 * Wb + BLOCK, np.uint8)
     pend = np.zeros(2 * BLOCK, np.uint8)
     ra = _address(rgb)
     pa = _address(pend)
@@ -369,8 +441,8 @@ def render_u8(out, uv, draw, opened, s, floor, start, stop):
         t = 1 if op else 0
         for i in range(W3):
             rgb[i] = tmpl[t, i]
-        da = W  # columns of rgb that differ from the template
-        db = -1
+        da = Wb  # blocks [da, db) of rgb (in columns) that may differ from the template
+        db = 0
         for r in range(H):
             a = W
             b = -1
@@ -387,10 +459,24 @@ def render_u8(out, uv, draw, opened, s, floor, start, stop):
                 sb[p] = min(hi[p], int(math.floor(u + h)) + 1)
                 a = min(a, sa[p])
                 b = max(b, sb[p])
+            if a <= b:  # whole blocks over the spans (R, G, B drawn anywhere are exact)
+                a = a // SPAN * SPAN
+                b = (b + SPAN) // SPAN * SPAN
+            else:
+                a, b = Wb, 0
+            # ... and over last row's blocks, to restore the template there
             a2 = min(a, da)
             b2 = max(b, db)
-            if a2 <= b2:
-                near = _span3(rgb, ex, yr[0], yr[1], yr[2], a2, b2, thr, band, flm)
+            if a2 < b2:
+                y0, y1, y2 = yr[0], yr[1], yr[2]
+                if sa[2] <= sb[2]:  # B computed only over its own (small) disc's blocks
+                    ba = sa[2] // SPAN * SPAN
+                    bb = (sb[2] + SPAN) // SPAN * SPAN
+                    near = _span_rg(ra, exa, ex1, ex2, y0, y1, y2, a2, (ba - a2) // SPAN, thr, band, flm, fl)
+                    near |= _span_rgb(ra, exa, ex1, ex2, y0, y1, y2, ba, (bb - ba) // SPAN, thr, band, flm, fl)
+                    near |= _span_rg(ra, exa, ex1, ex2, y0, y1, y2, bb, (b2 - bb) // SPAN, thr, band, flm, fl)
+                else:
+                    near = _span_rg(ra, exa, ex1, ex2, y0, y1, y2, a2, (b2 - a2) // SPAN, thr, band, flm, fl)
                 if near:
                     for p in range(3):
                         if (near >> p) & 1 and sa[p] <= sb[p]:
@@ -474,3 +560,35 @@ def project_actions_many(actions, code, model, Ks, W2Cs, pix, depth):
                 X[i] = actions[t, i] + R[i, 0] * model[p, 0] + R[i, 1] * model[p, 1] + R[i, 2] * model[p, 2]
             for v in range(V):
                 pix[v, t, p, 0], pix[v, t, p, 1], depth[v, t, p] = _project(Ks[t, v], W2Cs[t, v], X)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def encode_inputs(actions, code, model, Ks, W2Cs, offset, skip, threshold, uv, draw, opened):
+    """Everything :func:`render_u8` / :func:`render_f32` take, in one pass.
+
+    Projects as :func:`project_actions_many` into ``uv (V, T, 3, 2)`` and then moves the
+    centres into the pixel grid (``- offset``); ``draw (V, T, 3)``: in front of the camera
+    (``skip``) or not at depth 0 (mirror), and finite; ``opened (V, T)``: openness above
+    ``threshold``. Returns the first frame whose three points are at depth <= 0 in every
+    view, or -1.
+    """
+    T = actions.shape[0]
+    V = Ks.shape[1]
+    depth = np.empty((V, T, 3))
+    project_actions_many(actions, code, model, Ks, W2Cs, uv, depth)
+    first = -1
+    for t in range(T):
+        behind = True
+        op = actions[t, 6] > threshold
+        for v in range(V):
+            opened[v, t] = op
+            for p in range(3):
+                d = depth[v, t, p]
+                behind &= d <= 0.0
+                ok = (d > 0.0 if skip else d != 0.0) and math.isfinite(uv[v, t, p, 0]) and math.isfinite(uv[v, t, p, 1])
+                draw[v, t, p] = ok
+                for i in range(2):
+                    uv[v, t, p, i] = (uv[v, t, p, i] if ok else 0.0) - offset
+        if behind and first < 0:
+            first = t
+    return first

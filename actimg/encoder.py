@@ -16,6 +16,17 @@ __all__ = ["encode", "project_actions"]
 _DTYPES = (np.uint8, np.float32)
 
 
+def _cameras(actions: np.ndarray, rig: CameraRig) -> tuple[np.ndarray, np.ndarray]:
+    """``K (T, V, 3, 3)`` and ``world2cam (T, V, 4, 4)`` for ``(T, 7)`` actions, checked."""
+    if not isinstance(rig, CameraRig):
+        raise TypeError(f"rig must be a CameraRig, got {type(rig).__name__}")
+    T = actions.shape[0]
+    if rig.n_frames is not None and rig.n_frames != T:
+        raise ValueError(f"actions has T={T} frames but the per-frame rig has T={rig.n_frames}")
+    Ks, W2C, _ = _frame_cameras(rig, T)
+    return Ks, W2C
+
+
 def project_actions(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Project the P, N, U points of ``(T, 7)`` actions into every view.
@@ -26,12 +37,8 @@ def project_actions(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec |
     """
     spec = spec or PAPER
     a = as_float_array(actions, "actions", last=(7,), ndim=(2,))
-    if not isinstance(rig, CameraRig):
-        raise TypeError(f"rig must be a CameraRig, got {type(rig).__name__}")
+    Ks, W2C = _cameras(a, rig)
     T = a.shape[0]
-    if rig.n_frames is not None and rig.n_frames != T:
-        raise ValueError(f"actions has T={T} frames but the per-frame rig has T={rig.n_frames}")
-    Ks, W2C, _ = _frame_cameras(rig, T)
     V = rig.n_views
     pix = np.empty((V, T, 3, 2))
     depth = np.empty((V, T, 3))
@@ -71,19 +78,23 @@ def encode(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = N
     dt = np.dtype(dtype)
     if dt not in (np.dtype(np.uint8), np.dtype(np.float32)):
         raise TypeError(f"dtype must be np.uint8 or np.float32, got {dt}")
-    if not isinstance(rig, CameraRig):
-        raise TypeError(f"rig must be a CameraRig, got {type(rig).__name__}")
     a = as_float_array(actions, "actions", last=(7,), ndim=(2,))
-    pix, depth = project_actions(a, rig, spec)
+    Ks, W2C = _cameras(a, rig)
+    V, T = rig.n_views, a.shape[0]
+    H, W = rig.height, rig.width
+    # one numba pass: projection (as project_actions), draw flags (a point behind a camera
+    # is skipped, or mirrored as the published renderer does), pixel grid, gripper state
+    uv = np.empty((V, T, 3, 2))
+    draw = np.empty((V, T, 3), np.bool_)
+    opened = np.empty((V, T), np.bool_)
+    skip = spec.behind_camera == "skip"
+    first = _k.encode_inputs(np.ascontiguousarray(a), euler_code(spec.euler), spec.tool_points, Ks, W2C,
+                             spec.pixel_offset, skip, spec.gripper_threshold, uv, draw, opened)
     # a frame whose three points are all behind every camera cannot be drawn at all:
     # almost always a convention error (world2cam given as cam2world, OpenGL axes)
-    behind_all = (depth <= 0).all(axis=(0, 2))  # (T,)
-    if spec.behind_camera == "skip" and behind_all.any():
-        t = int(np.argmax(behind_all))
-        raise ValueError(f"frame {t}: P, N and U are behind every camera (depth <= 0 in all {rig.n_views} "
+    if skip and first >= 0:
+        raise ValueError(f"frame {first}: P, N and U are behind every camera (depth <= 0 in all {V} "
                          "views); are the extrinsics camera-to-world with OpenCV axes?")
-    V, T = pix.shape[:2]
-    H, W = rig.height, rig.width
     shape = (V, T, H, W, 3)
     if out is None:
         out = np.empty(shape, dtype=dt)
@@ -94,17 +105,9 @@ def encode(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = N
             raise ValueError(f"out must have shape {shape} and dtype {dt}, got {out.shape} {out.dtype}")
         if not out.flags.c_contiguous or not out.flags.writeable:
             raise ValueError("out must be C-contiguous and writeable")
-    if spec.behind_camera == "skip":
-        draw = depth > 0
-    else:  # the published defect: mirrored projection (nothing at depth exactly 0)
-        draw = depth != 0
-    draw &= np.isfinite(pix).all(axis=-1)
-    uv = np.where(draw[..., None], pix, 0.0) - spec.pixel_offset
-    opened = np.broadcast_to(a[:, 6] > spec.gripper_threshold, (V, T))
     N = V * T
     flat = out.reshape(N, H, W * 3)
     kernel = _k.render_u8 if dt == np.uint8 else _k.render_f32
-    run_chunks(kernel, N, flat, np.ascontiguousarray(uv.reshape(N, 3, 2)),
-               np.ascontiguousarray(draw.reshape(N, 3)), np.ascontiguousarray(opened.reshape(N)),
+    run_chunks(kernel, N, flat, uv.reshape(N, 3, 2), draw.reshape(N, 3), opened.reshape(N),
                float(spec.sigma_px(H, W)), float(spec.gripper_floor))
     return out

@@ -100,6 +100,24 @@ def test_encode_matches_dense_reference_large(case, behind, dtype):
     _check_against_reference(rig, actions, ActionImageSpec.paper(behind_camera=behind), dtype)
 
 
+# Other formats and tiny or odd image sizes: the uint8 kernel draws rows in blocks of
+# SPAN (16) columns, so widths below, at and around a multiple of 16 matter, as do a B
+# disc that covers everything (floor 0), a small one and an empty one (floor near 1).
+OTHER_SIZES = st.one_of(st.tuples(st.integers(4, 72), st.integers(4, 72)), image_sizes(100, 300))
+OTHER_SPECS = st.builds(
+    ActionImageSpec.paper,
+    sigma_fraction=st.sampled_from([0.01, 0.03, 0.05, 0.12, 0.4]),
+    gripper_floor=st.sampled_from([0.0, 1e-3, 1.0 / 510.0, 0.1, 0.25, 0.7, 0.999]),
+    behind_camera=st.sampled_from(["skip", "mirror"]))
+
+
+@settings(max_examples=60)
+@given(case=encode_cases(sizes=OTHER_SIZES), spec=OTHER_SPECS, dtype=st.sampled_from([np.uint8, np.float32]))
+def test_encode_matches_dense_reference_for_other_specs_and_sizes(case, spec, dtype):
+    rig, actions = case
+    _check_against_reference(rig, actions, spec, dtype)
+
+
 @settings(max_examples=25)
 @given(scene=scenes(sizes=SMALL, n_views=st.integers(2, 4), n_frames=st.integers(1, 4)),
        dtype=st.sampled_from([np.uint8, np.float32]))
