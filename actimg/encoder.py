@@ -13,7 +13,7 @@ from .spec import PAPER, ActionImageSpec
 
 __all__ = ["encode", "project_actions"]
 
-_DTYPES = (np.uint8, np.float32)
+_DTYPES = (np.dtype(np.uint8), np.dtype(np.float32))
 
 
 def _cameras(actions: np.ndarray, rig: CameraRig) -> tuple[np.ndarray, np.ndarray]:
@@ -76,7 +76,7 @@ def encode(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = N
     """
     spec = spec or PAPER
     dt = np.dtype(dtype)
-    if dt not in (np.dtype(np.uint8), np.dtype(np.float32)):
+    if dt not in _DTYPES:
         raise TypeError(f"dtype must be np.uint8 or np.float32, got {dt}")
     a = as_float_array(actions, "actions", last=(7,), ndim=(2,))
     Ks, W2C = _cameras(a, rig)
