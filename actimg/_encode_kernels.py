@@ -57,11 +57,12 @@ cache line is written once, whole. The block that straddles two rows is gathered
 another thread, get plain byte stores. ``NONTEMPORAL = True`` marks the block stores
 ``!nontemporal`` (streaming stores on x86, which skip the read-for-ownership of the
 output lines; only a hint elsewhere) and the kernel then ends with a fence so that the
-pixels are visible to the thread that reads them. On a 2-core AMD EPYC (Zen 4) VM, 2 threads, the 2x41x512x512 benchmark
-kernel took 2.2-2.7 ms with streaming stores and 2.7-3.6 ms with plain block stores
-(noisy shared machine; streaming won every same-process comparison but one).
-The kernels never pass arrays to the row helpers (only addresses), so the row loop has
-no reference counting (atomic instructions, which also drain streaming stores).
+pixels are visible to the thread that reads them. On a 2-core AMD EPYC (Zen 4) VM, 2
+threads, the 2x41x512x512 benchmark kernel took 2.2-2.7 ms with streaming stores and
+2.7-3.6 ms with plain block stores (noisy shared machine; streaming won every
+same-process comparison but one). The row loop passes addresses, not arrays, to its
+helpers, so it has no reference counting (atomic instructions, which also drain
+streaming stores); only the rare :func:`_fix_row` takes arrays.
 """
 
 from __future__ import annotations
@@ -289,10 +290,10 @@ def _row_blocks(with_b):
         acc_b = cgutils.alloca_once_value(builder, ir.Constant(vi, [0x7F800000] * L))
         # pixel j of the block is bytes 3j..3j+2 of the row; channel p's byte is the low
         # byte of lane j of its <L x i32>, i.e. byte 4j (+3 big-endian) of its <4L x i8>
-        # bitcast. A block
-        # is stored as 4L bytes: its 3L, then L bytes of the template (R = G = 0, B = fl)
-        # over the next columns, which the next block or run rewrites, or which are
-        # template already (a row is drawn left to right and is template past the runs)
+        # bitcast. A block is stored as 4L bytes: its 3L, then L bytes of the template
+        # (R = G = 0, B = fl) over the next columns, which the next block or run
+        # rewrites, or which are template already (a row is drawn left to right and is
+        # template past the runs)
         i32v = lambda xs: ir.Constant(ir.VectorType(i32, len(xs)), xs)  # noqa: E731
         lo = 0 if sys.byteorder == "little" else 3
         rg_order = i32v([4 * (q // 3) + lo + 4 * L * (q % 3) if q % 3 < 2 and q < 3 * L else q

@@ -8,8 +8,8 @@ import numpy as np
 
 from . import _decode_kernels as _k
 from ._parallel import run_chunks
-from .camera import CameraRig, _frame_cameras
 from ._rotation_kernels import euler_code
+from .camera import CameraRig, _frame_cameras
 from .rotations import matrix_to_euler
 from .spec import PAPER, ActionImageSpec
 

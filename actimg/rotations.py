@@ -62,11 +62,6 @@ def matrix_to_euler(R: np.ndarray, seq: str = "xyz") -> np.ndarray:
     """Rotation matrices ``(..., 3, 3)`` -> Euler angles ``(..., 3)`` in radians (scipy ranges)."""
     m = as_float_array(R, "R", last=(3, 3))
     check_rotations(m, "R", tol=1e-5)
-    return _euler_of_rotations(m, seq)
-
-
-def _euler_of_rotations(m: np.ndarray, seq: str) -> np.ndarray:
-    """:func:`matrix_to_euler` for matrices already known to be rotations (no checks)."""
     import warnings
 
     with warnings.catch_warnings():

@@ -10,6 +10,7 @@ from ._rotation_kernels import euler_code
 
 __all__ = ["ActionImageSpec"]
 
+
 @dataclass(frozen=True)
 class ActionImageSpec:
     """Everything that defines how an action becomes an RGB action image.

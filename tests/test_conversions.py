@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import actimg
 from actimg import ActionImageSpec, CameraRig
+from actimg._rotation_kernels import euler_code, euler_of_matrix, matrix_of_euler
 from actimg.testing import WORKSPACE_CENTER, image_sizes, reachable_actions, rigs, rotation_matrices, unit_quaternions
 
 finite = st.floats(-10.0, 10.0, allow_nan=False, allow_infinity=False)
@@ -72,8 +73,6 @@ ALL_SEQS += [q.upper() for q in ALL_SEQS]
 
 
 def _kernel_euler(Rs, seq):
-    from actimg._rotation_kernels import euler_code, euler_of_matrix
-
     code = euler_code(seq)
     out = np.empty((len(Rs), 3))
     for i, R in enumerate(Rs):
@@ -110,8 +109,6 @@ def test_kernel_euler_gimbal_lock_matches_scipy(seq, a, c, upper):
 @pytest.mark.parametrize("seq", ALL_SEQS)
 @given(angles=st.tuples(finite, finite, finite))
 def test_kernel_euler_to_matrix_matches_scipy(seq, angles):
-    from actimg._rotation_kernels import euler_code, matrix_of_euler
-
     R = np.empty((3, 3))
     matrix_of_euler(np.array(angles), euler_code(seq), R)
     np.testing.assert_allclose(R, actimg.euler_to_matrix(np.array(angles), seq), rtol=0, atol=1e-14)
@@ -139,16 +136,12 @@ def test_project_actions_is_rig_project_of_action_points(rig, seed, seq):
 
 @pytest.mark.parametrize("seq", ["xy", "xyzx", "xxy", "xYz", "abc", "xzz"])
 def test_kernel_euler_code_rejects_bad_sequences(seq):
-    from actimg._rotation_kernels import euler_code
-
     with pytest.raises(ValueError, match="Euler sequence"):
         euler_code(seq)
 
 
 @pytest.mark.parametrize("seq", [3, None, ["x", "y", "z"]])
 def test_kernel_euler_code_rejects_non_strings(seq):
-    from actimg._rotation_kernels import euler_code
-
     with pytest.raises(TypeError, match="Euler sequence must be a str"):
         euler_code(seq)
 
