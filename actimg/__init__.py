@@ -1,4 +1,5 @@
 """actimg: robot actions as multi-view RGB action images, and back."""
+from ._buffers import set_buffer_cache
 from .camera import CameraRig, look_at
 from .encoder import encode, project_actions
 from .rotations import (action_points, actions_from_poses, closest_rotation, euler_to_matrix,
@@ -12,7 +13,7 @@ __all__ = [
     "ActionImageSpec", "CameraRig", "DecodeResult", "METHODS", "action_points", "actions_from_poses",
     "closest_rotation", "decode", "default_scene", "encode", "euler_to_matrix", "look_at", "matrix_to_euler",
     "matrix_to_quat", "poses_from_actions", "project_actions", "quat_to_matrix", "rotation_angle_deg",
-    "rotation_from_axes", "smooth", "SmoothResult", "triangulate", "warmup", "calibration", "cameras",
+    "rotation_from_axes", "set_buffer_cache", "smooth", "SmoothResult", "triangulate", "warmup", "calibration", "cameras",
     "corrupt", "video", "layout", "viz", "RigRefinement", "perturb_rig", "refine_rig", "load_rig", "save_rig", "plucker_rays",
 ]
 from .decoder import METHODS, DecodeResult, decode

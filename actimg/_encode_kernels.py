@@ -53,16 +53,18 @@ Writing the output
 Each uint8 row is built in a small scratch row that stays in L1 and then copied out in
 64-byte blocks aligned to the destination address (:func:`_put_row`): every output
 cache line is written once, whole. The block that straddles two rows is gathered in a
-64-byte buffer; blocks at the ends of a thread's image range, which it shares with
-another thread, get plain byte stores. ``NONTEMPORAL = True`` marks the block stores
-``!nontemporal`` (streaming stores on x86, which skip the read-for-ownership of the
-output lines; only a hint elsewhere) and the kernel then ends with a fence so that the
-pixels are visible to the thread that reads them. On a 2-core AMD EPYC (Zen 4) VM, 2
-threads, the 2x41x512x512 benchmark kernel took 2.2-2.7 ms with streaming stores and
-2.7-3.6 ms with plain block stores (noisy shared machine; streaming won every
-same-process comparison but one). The row loop passes addresses, not arrays, to its
-helpers, so it has no reference counting (atomic instructions, which also drain
-streaming stores); only the rare :func:`_fix_row` takes arrays.
+64-byte buffer; blocks at the ends of an image, which it shares with the neighbouring
+image (drawn by whichever thread takes that one), get plain byte stores.
+``NONTEMPORAL = True`` marks the block stores ``!nontemporal`` (streaming stores on
+x86, which skip the read-for-ownership of the output lines; only a hint elsewhere) and
+the kernel then ends with a fence so that the pixels are visible to the thread that
+reads them. On a 2-core AMD EPYC (Zen 4) VM, 2 threads, the 2x41x512x512 benchmark
+kernel took 2.2-2.7 ms with streaming stores and 2.7-3.6 ms with plain block stores
+(noisy shared machine; streaming won every same-process comparison but one). The row
+loop passes addresses, not arrays, to its helpers, so it has no reference counting
+(atomic instructions, which also drain streaming stores); only the rare
+:func:`_fix_row` takes arrays. The one atomic instruction is the add that hands out
+each image (:func:`_llvm.take_item`).
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._decode_kernels import _project
-from ._llvm import _address, _ptr
+from ._llvm import _address, _ptr, take_item
 from ._rotation_kernels import matrix_of_euler
 
 TIE_MARGIN = 8e-5
@@ -376,19 +378,28 @@ def _fix_row(rgb, p, ex, ey, ca, cb, r, u, v, two_s2, floor32, thr, band, fl):
         rgb[3 * c + p] = k
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _next_image(counters, order, end):
+    """The next image this thread draws (``order[take_item(...)]``), or -1 when none is left."""
+    i = take_item(counters, order.size, end)
+    return order[i] if i >= 0 else -1
+
+
 @njit(cache=True, nogil=True)
-def render_u8(out, uv, draw, opened, s, floor, start, stop):
-    """Draw images ``start..stop`` of ``out (N, H, W*3) uint8`` (C-contiguous).
+def render_u8(out, uv, draw, opened, order, s, floor, counters, end):
+    """Draw the images of ``out (N, H, W*3) uint8`` (C-contiguous) that this thread takes.
 
     uv ``(N, 3, 2)``: Gaussian centres of P, N, U in the pixel grid; draw ``(N, 3)``;
-    opened ``(N,)``; ``s`` sigma in pixels; ``floor`` the gripper floor value.
+    opened ``(N,)``; order ``(N,)`` the images in the order they are handed out;
+    ``s`` sigma in pixels; ``floor`` the gripper floor value; ``counters`` and ``end``:
+    :func:`actimg._parallel.run_from_both_ends`.
     """
     N, H, W3 = out.shape
     W = W3 // 3
     flat = out.reshape(N * H * W3)
     fa = _address(flat)
-    lo_lim = fa + np.uint64(start * H * W3)
-    hi_lim = fa + np.uint64(stop * H * W3)
+    ca = _address(counters)
+    img_bytes = np.uint64(H * W3)
     W3u = np.uint64(W3)
     two_s2 = 2.0 * s * s
     floor32 = float(np.float32(floor))
@@ -420,7 +431,13 @@ def render_u8(out, uv, draw, opened, s, floor, start, stop):
     pend = np.zeros(2 * BLOCK, np.uint8)
     ra = _address(rgb)
     pa = _address(pend)
-    for n in range(start, stop):
+    while True:
+        n = _next_image(ca, order, end)
+        if n < 0:
+            break
+        # this image's bytes: a line it shares with a neighbour gets plain byte stores
+        lo_lim = fa + np.uint64(n) * img_bytes
+        hi_lim = lo_lim + img_bytes
         for p in range(3):
             for c in range(lo[p], hi[p] + 1):
                 ex[p, c] = 0.0
@@ -493,7 +510,7 @@ def render_u8(out, uv, draw, opened, s, floor, start, stop):
 # float32
 
 @njit(cache=True, nogil=True)
-def render_f32(out, uv, draw, opened, s, floor, start, stop):
+def render_f32(out, uv, draw, opened, order, s, floor, counters, end):
     """Float32 twin of :func:`render_u8` writing values in [0, 1] into ``out (N, H, W*3)``."""
     N, H, W3 = out.shape
     W = W3 // 3
@@ -503,7 +520,11 @@ def render_f32(out, uv, draw, opened, s, floor, start, stop):
     ex = np.empty((3, W))
     lo = np.empty(3, np.int64)
     hi = np.empty(3, np.int64)
-    for n in range(start, stop):
+    ca = _address(counters)
+    while True:
+        n = _next_image(ca, order, end)
+        if n < 0:
+            break
         _column_table(ex, lo, hi, uv[n], draw[n], W, s, F32_SUPPORT)
         fl = floor32 if opened[n] else np.float32(0.0)
         img = out[n]
@@ -564,14 +585,15 @@ def project_actions_many(actions, code, model, Ks, W2Cs, pix, depth):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def encode_inputs(actions, code, model, Ks, W2Cs, offset, skip, threshold, uv, draw, opened):
+def encode_inputs(actions, code, model, Ks, W2Cs, offset, skip, threshold, uv, draw, opened, order):
     """Everything :func:`render_u8` / :func:`render_f32` take, in one pass.
 
     Projects as :func:`project_actions_many` into ``uv (V, T, 3, 2)`` and then moves the
     centres into the pixel grid (``- offset``); ``draw (V, T, 3)``: in front of the camera
     (``skip``) or not at depth 0 (mirror), and finite; ``opened (V, T)``: openness above
-    ``threshold``. Returns the first frame whose three points are at depth <= 0 in every
-    view, or -1.
+    ``threshold``; ``order (V T,)``: the images (``v T + t``), those with the gripper open
+    first (see ``_parallel.run_from_both_ends``). Returns the first frame whose three
+    points are at depth <= 0 in every view, or -1.
     """
     T = actions.shape[0]
     V = Ks.shape[1]
@@ -592,4 +614,11 @@ def encode_inputs(actions, code, model, Ks, W2Cs, offset, skip, threshold, uv, d
                     uv[v, t, p, i] = (uv[v, t, p, i] if ok else 0.0) - offset
         if behind and first < 0:
             first = t
+    k = 0
+    for want in (True, False):
+        for v in range(V):
+            for t in range(T):
+                if opened[v, t] == want:
+                    order[k] = v * T + t
+                    k += 1
     return first

@@ -18,6 +18,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
+import numpy as np
+
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 
@@ -58,10 +60,40 @@ def _get_pool(n: int) -> ThreadPoolExecutor:
         return _pool
 
 
+def _n_threads(n_items: int, min_items: int) -> int:
+    n = min(num_threads(), n_items // max(1, min_items)) if n_items > 0 else 0
+    if threading.current_thread().name.startswith("actimg"):
+        return 1  # a kernel call from inside our own pool runs serially
+    return n
+
+
+def run_from_both_ends(kernel: Callable[..., Any], n_items: int, *args: Any, min_items: int = 2) -> None:
+    """Call ``kernel(*args, counters, end)`` on threads that share ``n_items`` items.
+
+    The kernel takes items one at a time with ``_llvm.take_item(counters, n_items,
+    end)``; threads alternate ends (``end`` 0: from the front of the kernel's order, 1:
+    from the back), so that, when the items are ordered by kind, threads start on
+    different kinds and meet where the work runs out (load balanced, like any dynamic
+    schedule). The encoder orders images open gripper first: those are non-zero in every
+    byte and bound by memory writes, the closed ones mostly zeros and bound by drawing on
+    machines that write zero lines faster; one thread on each kind overlaps the two.
+    """
+    counters = np.zeros(3, np.int64)
+    n = _n_threads(n_items, min_items)
+    if n <= 1:
+        kernel(*args, counters, 0)
+        return
+    pool = _get_pool(n)
+    futures = [pool.submit(kernel, *args, counters, i % 2) for i in range(1, n)]
+    kernel(*args, counters, 0)  # the caller's thread takes from the front
+    for f in futures:
+        f.result()
+
+
 def run_chunks(kernel: Callable[..., Any], n_items: int, *args: Any, min_items: int = 2) -> None:
     """Call ``kernel(*args, start, stop)`` over ``[0, n_items)`` split across threads."""
-    n = min(num_threads(), n_items // max(1, min_items)) if n_items > 0 else 0
-    if n <= 1 or threading.current_thread().name.startswith("actimg"):
+    n = _n_threads(n_items, min_items)
+    if n <= 1:
         kernel(*args, 0, n_items)
         return
     bounds = [n_items * i // n for i in range(n + 1)]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _buffers
 from . import _encode_kernels as _k
-from ._parallel import run_chunks
+from ._parallel import run_from_both_ends
 from ._rotation_kernels import euler_code
 from ._validate import as_float_array
 from .camera import CameraRig, _frame_cameras
@@ -59,7 +60,9 @@ def encode(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = N
         spec: the format (default ``ActionImageSpec.paper()``).
         dtype: ``np.uint8`` (``round(255 x)``) or ``np.float32`` (``x`` in [0, 1]).
         out: optional C-contiguous ``(V, T, H, W, 3)`` array of ``dtype`` to write into
-            (every pixel is overwritten).
+            (every pixel is overwritten). Without it the result is a new array; its
+            memory may be that of an earlier result nobody references any more
+            (:func:`set_buffer_cache`), never that of a live array.
 
     Returns:
         ``(V, T, H, W, 3)`` images: R = P (position), G = N, B = U with the gripper
@@ -87,9 +90,10 @@ def encode(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = N
     uv = np.empty((V, T, 3, 2))
     draw = np.empty((V, T, 3), np.bool_)
     opened = np.empty((V, T), np.bool_)
+    order = np.empty(V * T, np.int64)
     skip = spec.behind_camera == "skip"
     first = _k.encode_inputs(np.ascontiguousarray(a), euler_code(spec.euler), spec.tool_points, Ks, W2C,
-                             spec.pixel_offset, skip, spec.gripper_threshold, uv, draw, opened)
+                             spec.pixel_offset, skip, spec.gripper_threshold, uv, draw, opened, order)
     # a frame whose three points are all behind every camera cannot be drawn at all:
     # almost always a convention error (world2cam given as cam2world, OpenGL axes)
     if skip and first >= 0:
@@ -97,7 +101,7 @@ def encode(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = N
                          "views); are the extrinsics camera-to-world with OpenCV axes?")
     shape = (V, T, H, W, 3)
     if out is None:
-        out = np.empty(shape, dtype=dt)
+        out = _buffers.empty(shape, dt)  # memory of a dropped result when there is one
     else:
         if not isinstance(out, np.ndarray):
             raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
@@ -108,6 +112,8 @@ def encode(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = N
     N = V * T
     flat = out.reshape(N, H, W * 3)
     kernel = _k.render_u8 if dt == np.uint8 else _k.render_f32
-    run_chunks(kernel, N, flat, uv.reshape(N, 3, 2), draw.reshape(N, 3), opened.reshape(N),
-               float(spec.sigma_px(H, W)), float(spec.gripper_floor))
+    # threads take images open-gripper first from one end, closed from the other: on
+    # machines that write zero lines faster, one is bound by memory, the other by drawing
+    run_from_both_ends(kernel, N, flat, uv.reshape(N, 3, 2), draw.reshape(N, 3), opened.reshape(N), order,
+                       float(spec.sigma_px(H, W)), float(spec.gripper_floor))
     return out

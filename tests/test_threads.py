@@ -12,9 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numba import njit
 
 import actimg
 from actimg import CameraRig
+from actimg._llvm import _address, take_item
+from actimg._parallel import run_from_both_ends
 
 CENTER = np.array([0.5, 0.0, 0.2])
 N_JOBS = 8
@@ -100,6 +105,44 @@ def test_concurrent_threads_on_shared_inputs_do_not_modify_them(serial):
         else:
             assert np.array_equal(r, serial[3]["actions"], equal_nan=True)
     assert np.array_equal(a, a0) and np.array_equal(img, img0)
+
+
+@njit(nogil=True)
+def _record_takes(owner, slow, counters, end):  # pragma: no cover - numba
+    a = _address(counters)
+    n = owner.size
+    while True:
+        i = take_item(a, n, end)
+        if i < 0:
+            return
+        owner[i] += end + 1  # 1: from the front, 2: from the back; > 2: taken twice
+        x = 0.0
+        for k in range(slow[i]):  # uneven work, so that threads race
+            x += k
+        owner[i] += 10 * int(x < 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 300), threads=st.integers(1, 5), seed=st.integers(0, 2**16))
+def test_items_from_both_ends_are_each_taken_once(n, threads, seed):
+    owner = np.zeros(n, np.int64)
+    slow = np.random.default_rng(seed).integers(0, 3000, size=n)
+    env = os.environ.get("ACTIMG_NUM_THREADS")
+    os.environ["ACTIMG_NUM_THREADS"] = str(threads)
+    try:
+        run_from_both_ends(_record_takes, n, owner, slow, min_items=1)
+    finally:
+        if env is None:
+            del os.environ["ACTIMG_NUM_THREADS"]
+        else:
+            os.environ["ACTIMG_NUM_THREADS"] = env
+    assert np.all((owner == 1) | (owner == 2))
+    front = np.flatnonzero(owner == 1)
+    back = np.flatnonzero(owner == 2)
+    assert np.array_equal(front, np.arange(front.size))  # a prefix ...
+    assert np.array_equal(back, np.arange(n - back.size, n))  # ... and a suffix
+    if threads == 1 or n < 2:
+        assert back.size == 0
 
 
 def test_thread_count_does_not_change_results(serial, monkeypatch):
