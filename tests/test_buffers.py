@@ -99,8 +99,11 @@ def test_a_reused_block_is_fully_overwritten():
     expected = actimg.encode(b, rig, out=np.empty((2, 3, H, W, 3), np.uint8))
     first = actimg.encode(a, rig)
     first[...] = 77  # garbage left in the block
+    addr = first.ctypes.data
     del first
-    assert np.array_equal(actimg.encode(b, rig), expected)
+    again = actimg.encode(b, rig)
+    assert again.ctypes.data == addr  # the garbage block was reused ...
+    assert np.array_equal(again, expected)  # ... and every byte redrawn
 
 
 def test_only_the_same_size_is_reused_and_the_limit_holds():
