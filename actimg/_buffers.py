@@ -61,7 +61,7 @@ def _max_bytes() -> int:
 
 
 def _trim(limit: int) -> None:
-    total = sum(b.nbytes for b in _free)
+    total = cached_bytes()
     while _free and total > limit:
         total -= _free.pop(0).nbytes
 

@@ -57,15 +57,13 @@ def take_item(counters, n, end):
 
     ``counters``: the address (uint64) of int64 ``[taken, from_front, from_back]``, zero
     at the start and shared by every thread of one call
-    (:func:`actimg._parallel.run_from_both_ends`). Returns a
-    position in ``[0, n)``, or -1 when all are taken. Each successful take adds one to
-    exactly one end's count and at most ``n`` succeed, so the positions handed out from
-    the two ends never meet.
+    (:func:`actimg._parallel.run_from_both_ends`). Returns a position in ``[0, n)``, or
+    -1 when all are taken. Each successful take adds one to exactly one end's count and
+    at most ``n`` succeed, so the positions handed out from the two ends never meet.
     """
-    a = counters
     one = np.int64(1)
-    if _fetch_add(a, one) >= n:
+    if _fetch_add(counters, one) >= n:
         return -1
     if end == 0:
-        return _fetch_add(a + np.uint64(8), one)
-    return n - 1 - _fetch_add(a + np.uint64(16), one)
+        return _fetch_add(counters + np.uint64(8), one)
+    return n - 1 - _fetch_add(counters + np.uint64(16), one)
