@@ -1,11 +1,23 @@
-"""actimg: robot actions as multi-view RGB action images, and back."""
-from ._buffers import set_buffer_cache
-from .camera import CameraRig, look_at
-from .encoder import encode, project_actions
-from .rotations import (action_points, actions_from_poses, closest_rotation, euler_to_matrix,
-                        matrix_to_euler, matrix_to_quat, poses_from_actions, quat_to_matrix,
-                        rotation_angle_deg, rotation_from_axes)
-from .spec import ActionImageSpec
+"""actimg: robot actions as multi-view RGB action images, and back.
+
+Layout (each layer imports only the ones above it in this list):
+
+- :mod:`actimg.geometry`: the camera rig, rotations, triangulation;
+- :mod:`actimg.codec`: the format (spec), actions <-> poses, encoder and decoder;
+- :mod:`actimg.cameras`: camera sources (MuJoCo, robosuite, RLBench, DROID, ...) and rig files;
+- :mod:`actimg.robust`: corruptions, calibration noise and refinement, smoothing;
+- :mod:`actimg.media`: videos, sequence layouts, figures (imported on first use).
+
+The public names are re-exported here; ``actimg.corrupt``, ``actimg.calibration``,
+``actimg.video``, ``actimg.layout`` and ``actimg.viz`` name the modules inside those rooms.
+"""
+from .codec._buffers import set_buffer_cache
+from .geometry.camera import CameraRig, look_at
+from .codec.encoder import encode, project_actions
+from .geometry.rotations import (closest_rotation, euler_to_matrix, matrix_to_euler, matrix_to_quat, quat_to_matrix,
+                                 rotation_angle_deg)
+from .codec.actions import action_points, actions_from_poses, poses_from_actions, rotation_from_axes
+from .codec.spec import ActionImageSpec
 
 __version__ = "0.1.0"
 
@@ -16,22 +28,23 @@ __all__ = [
     "rotation_from_axes", "set_buffer_cache", "smooth", "SmoothResult", "triangulate", "warmup", "calibration", "cameras",
     "corrupt", "video", "layout", "viz", "RigRefinement", "perturb_rig", "refine_rig", "load_rig", "save_rig", "plucker_rays",
 ]
-from .decoder import METHODS, DecodeResult, decode
-from .triangulation import triangulate
+from .codec.decoder import METHODS, DecodeResult, decode
+from .geometry.triangulation import triangulate
 from ._warmup import warmup
 from .scenes import default_scene
-from .smoothing import SmoothResult, smooth
-from . import calibration, cameras, corrupt
-from .calibration import RigRefinement, perturb_rig, refine_rig
+from .robust.smoothing import SmoothResult, smooth
+from . import cameras
+from .robust import calibration, corrupt
+from .robust.calibration import RigRefinement, perturb_rig, refine_rig
 from .cameras import load_rig, plucker_rays, save_rig
 
 
-_LAZY = {"video", "layout", "viz"}  # submodules that pull in video codecs or matplotlib
+_LAZY = {"video", "layout", "viz"}  # media modules that pull in video codecs or matplotlib
 
 
 def __getattr__(name: str):  # PEP 562: ``actimg.viz`` etc. import on first use
     if name in _LAZY:
         import importlib
 
-        return importlib.import_module(f".{name}", __name__)
+        return importlib.import_module(f".media.{name}", __name__)
     raise AttributeError(f"module 'actimg' has no attribute {name!r}")

@@ -15,8 +15,8 @@ def warmup() -> float:
     Kernels are compiled lazily (never on import) and cached on disk
     (``cache=True``), so a warm cache makes this fast. Returns the seconds it took.
     """
-    from .decoder import decode
-    from .encoder import encode
+    from .codec.decoder import decode
+    from .codec.encoder import encode
     from .scenes import default_scene
 
     t0 = time.perf_counter()

@@ -132,7 +132,7 @@ def _load_actions(path: str, what: str = "--actions") -> np.ndarray:
 
 
 def _read_one(path: str, what: str) -> np.ndarray:
-    from .video import read_video
+    from .media.video import read_video
 
     p = Path(path)
     if not p.exists():
@@ -191,7 +191,7 @@ def _f(x: Any, scale: float = 1.0, nd: int = 6) -> float | None:
 # ------------------------------------------------------------------ encode
 def _encode(args: argparse.Namespace) -> int:
     from . import encode
-    from .video import write_png_sequence, write_video
+    from .media.video import write_png_sequence, write_video
 
     ext, quality, _ = _FORMATS[args.format]
     if args.dtype == "float32" and args.format != "npy":
@@ -411,7 +411,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------- viz
 def _viz_overlay(args: argparse.Namespace) -> int:
-    from .viz import overlay_video
+    from .media.viz import overlay_video
 
     if args.images:
         images = _read_views(args.images, _load_rig(args.rig) if args.rig else None, "--images input")
@@ -449,7 +449,7 @@ def _decoded_from(args: argparse.Namespace, rig: Any) -> Any:
 
 
 def _viz_trajectory(args: argparse.Namespace) -> int:
-    from .viz import plot_trajectories_3d
+    from .media.viz import plot_trajectories_3d
 
     rig = _load_rig(args.rig)
     true = _load_actions(args.actions) if args.actions else None
@@ -463,7 +463,7 @@ def _viz_trajectory(args: argparse.Namespace) -> int:
 
 def _viz_errors(args: argparse.Namespace) -> int:
     from . import decode
-    from .viz import plot_errors
+    from .media.viz import plot_errors
 
     rig = _load_rig(args.rig)
     true = _load_actions(args.actions) if args.actions else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .camera import CameraRig, look_at
+from .geometry.camera import CameraRig, look_at
 
 __all__ = ["default_rig", "default_trajectory", "default_scene", "WORKSPACE_CENTER"]
 

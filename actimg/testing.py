@@ -49,10 +49,11 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-from .camera import CameraRig, look_at
-from .encoder import encode, project_actions
-from .rotations import action_points, matrix_to_euler, quat_to_matrix
-from .spec import PAPER, ActionImageSpec
+from .geometry.camera import CameraRig, look_at
+from .codec.encoder import encode, project_actions
+from .geometry.rotations import matrix_to_euler, quat_to_matrix
+from .codec.actions import action_points
+from .codec.spec import PAPER, ActionImageSpec
 
 __all__ = [
     "WORKSPACE_CENTER", "COMMON_SIZES", "image_sizes", "rigs", "reachable_actions", "scenes",

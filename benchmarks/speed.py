@@ -66,8 +66,8 @@ import numba  # noqa: E402
 from numba import njit  # noqa: E402
 
 import actimg  # noqa: E402
-from actimg._encode_kernels import _store_block, _store_fence  # noqa: E402
-from actimg._llvm import _address  # noqa: E402
+from actimg.codec._encode_kernels import _store_block, _store_fence  # noqa: E402
+from actimg.codec._llvm import _address  # noqa: E402
 from benchmarks._scenes import Scene, add_noise, make_scene  # noqa: E402
 
 #: (views, frames, height, width, name)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import actimg
-from actimg import _buffers
+from actimg.codec import _buffers
 
 H = W = 512  # one uint8 image is 768 KiB: 6 images make a pooled (>= 4 MiB) result
 CENTER = np.array([0.5, 0.0, 0.2])

@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 
 import actimg
 from actimg import CameraRig, look_at
-from actimg.calibration import (MIN_POINTS_PER_VIEW, RigRefinement, _rodrigues, dlt_triangulate,
+from actimg.robust.calibration import (MIN_POINTS_PER_VIEW, RigRefinement, _rodrigues, dlt_triangulate,
                                 optimal_triangulate, perturb_rig, refine_rig, triangulation_reference)
-from actimg.rotations import action_points, rotation_angle_deg
+from actimg.geometry.rotations import rotation_angle_deg
+from actimg.codec.actions import action_points
 from actimg.testing import WORKSPACE_CENTER, rigs, scenes
 
 CENTER = np.asarray(WORKSPACE_CENTER)

@@ -21,7 +21,7 @@ import pytest
 import actimg
 from actimg import cli, layout
 from actimg.scenes import default_rig, default_trajectory
-from actimg.video import read_video, write_video
+from actimg.media.video import read_video, write_video
 
 REPO = Path(__file__).resolve().parents[1]
 T, S = 6, 64

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import actimg
 from actimg import ActionImageSpec, CameraRig
-from actimg._rotation_kernels import euler_code, euler_of_matrix, matrix_of_euler
+from actimg.geometry._rotation_kernels import euler_code, euler_of_matrix, matrix_of_euler
 from actimg.testing import WORKSPACE_CENTER, image_sizes, reachable_actions, rigs, rotation_matrices, unit_quaternions
 
 finite = st.floats(-10.0, 10.0, allow_nan=False, allow_infinity=False)

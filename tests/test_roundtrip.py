@@ -348,7 +348,7 @@ def test_decode_does_not_modify_images():
 def test_blob_fit_byte_tables_match_the_float_path(u, v, s, amp, floor, noise, seed, step):
     # uint8 images are fitted from per-byte tables (no branch per pixel); the same image
     # as float64 k/255 goes through the plain path: same pixels, same sums, same fit
-    from actimg import _decode_kernels as K
+    from actimg.codec import _decode_kernels as K
 
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:96, 0:96]

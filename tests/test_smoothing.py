@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
 import actimg
-from actimg.decoder import DecodeResult
-from actimg.rotations import matrix_to_euler, rotation_angle_deg
-from actimg.smoothing import SmoothResult, smooth
-from actimg.spec import ActionImageSpec
+from actimg.codec.decoder import DecodeResult
+from actimg.geometry.rotations import matrix_to_euler, rotation_angle_deg
+from actimg.robust.smoothing import SmoothResult, smooth
+from actimg.codec.spec import ActionImageSpec
 
 SPEC = ActionImageSpec()
 V = 2

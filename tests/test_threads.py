@@ -18,7 +18,7 @@ from numba import njit
 
 import actimg
 from actimg import CameraRig
-from actimg._llvm import _address, take_item
+from actimg.codec._llvm import _address, take_item
 from actimg._parallel import run_from_both_ends
 
 CENTER = np.array([0.5, 0.0, 0.2])

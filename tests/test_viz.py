@@ -7,7 +7,7 @@ import pytest
 
 import actimg
 from actimg import viz
-from actimg.video import read_video
+from actimg.media.video import read_video
 
 
 @pytest.fixture(scope="module")

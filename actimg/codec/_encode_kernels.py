@@ -78,9 +78,9 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ._decode_kernels import _project
+from ..geometry._kernels import _project
 from ._llvm import _address, _ptr, take_item
-from ._rotation_kernels import matrix_of_euler
+from ..geometry._rotation_kernels import matrix_of_euler
 
 TIE_MARGIN = 8e-5
 FLOOR_BAND = 1e-6

@@ -36,9 +36,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ._validate import as_float_array
-from .camera import CameraRig, _invert_rigid
-from .rotations import check_rotations, closest_rotation, euler_to_matrix, matrix_to_euler
+from .._validate import as_float_array
+from ..geometry.camera import CameraRig, _invert_rigid
+from ..geometry.rotations import check_rotations, closest_rotation, euler_to_matrix, matrix_to_euler
 
 __all__ = [
     "AXES", "EXTRINSICS", "PIXEL_CENTERS", "UNITS", "OPENGL_TO_OPENCV", "intrinsics_from_fovy",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _decode_kernels as _k
-from ._parallel import run_chunks
-from ._validate import as_float_array
+from . import _kernels as _k
+from .._parallel import run_chunks
+from .._validate import as_float_array
 from .camera import CameraRig, _frame_cameras
 
 __all__ = ["triangulate"]

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation, RotationSpline, Slerp
 
-from .decoder import DecodeResult
-from .rotations import check_rotations, matrix_to_euler
-from .spec import PAPER, ActionImageSpec
+from ..codec.decoder import DecodeResult
+from ..geometry.rotations import check_rotations, matrix_to_euler
+from ..codec.spec import PAPER, ActionImageSpec
 
 __all__ = ["smooth", "SmoothResult", "SMOOTH_METHODS", "INTERPOLATIONS"]
 

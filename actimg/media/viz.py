@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Literal, Union, overload
 
 import numpy as np
 
-from .camera import CameraRig
-from .decoder import DecodeResult
+from ..geometry.camera import CameraRig
+from ..codec.decoder import DecodeResult
 from .layout import overlay, side_by_side
-from .rotations import euler_to_matrix, rotation_angle_deg
-from .spec import PAPER, ActionImageSpec
+from ..geometry.rotations import euler_to_matrix, rotation_angle_deg
+from ..codec.spec import PAPER, ActionImageSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _decode_kernels as _k
-from ._parallel import run_chunks
-from ._rotation_kernels import euler_code
-from .camera import CameraRig, _frame_cameras
-from .rotations import matrix_to_euler
+from .._parallel import run_chunks
+from ..geometry._rotation_kernels import euler_code
+from ..geometry.camera import CameraRig, _frame_cameras
+from ..geometry.rotations import matrix_to_euler
 from .spec import PAPER, ActionImageSpec
 
 __all__ = ["decode", "DecodeResult", "METHODS"]

@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._validate import as_float_array
+from .._validate import as_float_array
 from .rotations import check_rotations
 
 __all__ = ["CameraRig", "look_at", "SCALINGS"]

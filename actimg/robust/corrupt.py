@@ -53,7 +53,7 @@ from typing import Any, Literal, Union
 import cv2
 import numpy as np
 
-from .spec import PAPER, ActionImageSpec
+from ..codec.spec import PAPER, ActionImageSpec
 
 __all__ = [
     "VIDEO_CODECS", "VideoCodecInfo", "available_video_codecs", "blur", "channel_crosstalk", "drop_blob",

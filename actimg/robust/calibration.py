@@ -28,10 +28,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import OptimizeResult, least_squares
 
-from ._validate import as_float_array
-from .camera import CameraRig, _invert_rigid
-from .rotations import rotation_angle_deg
-from .triangulation import check_points2d, triangulate
+from .._validate import as_float_array
+from ..geometry.camera import CameraRig, _invert_rigid
+from ..geometry.rotations import rotation_angle_deg
+from ..geometry.triangulation import check_points2d, triangulate
 
 __all__ = [
     "POSE_NOISE", "SCALE_GAUGES", "RigRefinement", "perturb_rig", "refine_rig", "triangulation_reference",

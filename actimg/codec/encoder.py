@@ -6,10 +6,10 @@ import numpy as np
 
 from . import _buffers
 from . import _encode_kernels as _k
-from ._parallel import run_from_both_ends
-from ._rotation_kernels import euler_code
-from ._validate import as_float_array
-from .camera import CameraRig, _frame_cameras
+from .._parallel import run_from_both_ends
+from ..geometry._rotation_kernels import euler_code
+from .._validate import as_float_array
+from ..geometry.camera import CameraRig, _frame_cameras
 from .spec import PAPER, ActionImageSpec
 
 __all__ = ["encode", "project_actions"]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._rotation_kernels import euler_code
+from ..geometry._rotation_kernels import euler_code
 
 __all__ = ["ActionImageSpec"]
 
