@@ -87,7 +87,11 @@ def to_uint8(frames: np.ndarray, name: str = "frames") -> np.ndarray:
                          f"{tuple(int(i) for i in bad[0])})")
     lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
     if lo < -1e-3 or hi > 1 + 1e-3:
-        hint = " (they look like the model range [-1, 1]: use from_model_range)" if lo < -1e-3 and lo >= -1.001 else ""
+        hint = ""
+        if -1.001 <= lo < -1e-3 and hi <= 1.001:
+            hint = " (they look like the model range [-1, 1]: use from_model_range)"
+        elif lo >= 0 and 1.001 < hi <= 255.0:
+            hint = " (they look like 0..255: divide by 255, or cast to uint8)"
         raise ValueError(f"float {name} must be in [0, 1], got min {lo:g}, max {hi:g}{hint}")
     return np.rint(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
 
