@@ -95,6 +95,7 @@ class WanResult:
         latents: ``(1, C, L, h, w)`` final (normalised) latents, on the CPU.
         given_latents: ``(1, C, L, h, w)`` clean encodings of the given frames (zeros elsewhere).
         latent_mask: ``(L,)`` bool, True at given latent frames.
+        noise: ``(1, C, L, h, w)`` the noise the run started from (seeded).
         layout: the temporal layout used.
         pipeline_kwargs: the arguments the pipeline was called with (tensors included).
     """
@@ -103,6 +104,7 @@ class WanResult:
     latents: "torch.Tensor"
     given_latents: "torch.Tensor"
     latent_mask: np.ndarray
+    noise: "torch.Tensor"
     layout: TemporalLayout
     pipeline_kwargs: dict
 
@@ -320,7 +322,7 @@ class WanAdapter:
                                f"{tuple(x0.shape)}")
         frames = self._decode_segments(latents, layout, task)
         obs, acts = layout.split(frames)
-        return WanResult(Generated(acts, obs), latents, x0, mask, layout, kwargs)
+        return WanResult(Generated(acts, obs), latents, x0, mask, noise, layout, kwargs)
 
     def _decode_segments(self, latents: "torch.Tensor", layout: TemporalLayout, task: Task) -> np.ndarray:
         c = self.rules.temporal_compression
