@@ -69,6 +69,10 @@ def test_modes_fields_and_flags(mode, scene):
     # action frame 0 is the current pose, drawn with actimg.encode
     np.testing.assert_array_equal(task.actions[:, 0], actimg.encode(acts[:1], rig)[:, 0])
     np.testing.assert_allclose(task.pose, acts[0])
+    if mode == "action_to_video":
+        np.testing.assert_allclose(task.trajectory, acts)
+    else:
+        assert task.trajectory is None
 
 
 def test_mode_masks_are_the_published_ones(scene):
@@ -193,9 +197,19 @@ def test_validation_errors(scene):
     with pytest.raises(ValueError, match="per-frame rig has T="):
         K, E = rig.broadcast(T + 4)
         Task.joint(actimg.CameraRig(K.copy(), E.copy(), H, W), obs, acts[0], T)
+    with pytest.raises(ValueError, match="trajectory must have shape"):
+        Task("joint", rig, T, H, W, good.observations, good.observation_given, good.actions, good.action_given,
+             trajectory=acts[:3])
     with pytest.raises(TypeError, match="spec"):
         Task("joint", rig, T, H, W, good.observations, good.observation_given, good.actions, good.action_given,
              spec="paper")
+
+
+def test_missing_torch_names_the_extra():
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "try:\n    import actimg.models.wan\nexcept ImportError as e:\n    print(e)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert 'pip install "actimg[diffusers]"' in out.stdout
 
 
 def test_direct_construction_zeroes_frames_not_given(scene):

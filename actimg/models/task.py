@@ -180,6 +180,9 @@ class Task:
         spec: the action-image format the action frames use.
         pose: ``(7,)`` current end-effector action ``[x, y, z, rx, ry, rz, openness]``
             drawn as action frame 0, when known (else ``None``).
+        trajectory: ``(T, 7)`` actions the given action frames were drawn from
+            (``action_to_video`` built from actions), else ``None``: for models that
+            take action vectors rather than action images.
 
     Raises:
         ValueError / TypeError: naming the rule broken (shapes, dtypes, mode, masks that
@@ -198,6 +201,7 @@ class Task:
     instruction: str | None = None
     spec: ActionImageSpec = PAPER
     pose: np.ndarray | None = None
+    trajectory: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -231,6 +235,11 @@ class Task:
         pose = None
         if self.pose is not None:
             pose = as_float_array(self.pose, "pose", last=(7,), ndim=(1,))
+        traj = None
+        if self.trajectory is not None:
+            traj = as_float_array(self.trajectory, "trajectory", last=(7,), ndim=(2,))
+            if traj.shape[0] != T:
+                raise ValueError(f"trajectory must have shape (T={T}, 7), got {traj.shape}")
         want_o, want_a = _canonical_masks(self.mode, V, T, pose_given=bool(ag is not None and ag[:, 0].any()))
         if not np.array_equal(og, want_o):
             raise ValueError(f"observation_given is not the {self.mode} mode's mask (given frames per view: "
@@ -247,6 +256,7 @@ class Task:
             object.__setattr__(self, "actions", _frozen(act))
             object.__setattr__(self, "action_given", _frozen(ag))
         object.__setattr__(self, "pose", None if pose is None else _frozen(pose))
+        object.__setattr__(self, "trajectory", None if traj is None else _frozen(traj))
         object.__setattr__(self, "n_frames", T)
         object.__setattr__(self, "height", H)
         object.__setattr__(self, "width", W)
@@ -342,11 +352,11 @@ class Task:
         spec = spec or PAPER
         obs1 = _first_frames(observation, rig)
         a = np.asarray(actions)
-        pose = None
+        pose = traj = None
         if a.ndim == 2:
-            poses = as_float_array(a, "actions", last=(7,), ndim=(2,))
-            imgs = encode(poses, rig, spec)
-            pose = poses[0]
+            traj = as_float_array(a, "actions", last=(7,), ndim=(2,))
+            imgs = encode(traj, rig, spec)
+            pose = traj[0]
         elif a.ndim == 5:
             imgs = a
         else:
@@ -354,7 +364,8 @@ class Task:
         T = imgs.shape[1]
         obs, og = _observation_segment(obs1, T)
         og_, ag = _canonical_masks("action_to_video", rig.n_views, T, True)
-        return cls("action_to_video", rig, T, rig.height, rig.width, obs, og, imgs, ag, instruction, spec, pose)
+        return cls("action_to_video", rig, T, rig.height, rig.width, obs, og, imgs, ag, instruction, spec, pose,
+                   traj)
 
     @classmethod
     def video_to_action(cls, rig: CameraRig, videos: np.ndarray, instruction: str | None = None,
