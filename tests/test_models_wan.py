@@ -262,3 +262,22 @@ def test_adapter_errors(t2v, ti2v, scene):
         WanAdapter(ti2v, prompt_embeds=emb, guidance_scale=1.0).generate(t48)
     with pytest.raises(TypeError, match="Task"):
         WanAdapter(t2v, prompt_embeds=emb).generate("task")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_device(scene):
+    """The same call path with the pipeline on the GPU (a fresh pipeline: the fixtures stay on the CPU)."""
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                           temperal_downsample=[False, True, True])
+    pipe = _quiet(WanPipeline(tokenizer=None, text_encoder=None, vae=vae,
+                              scheduler=FlowMatchEulerDiscreteScheduler(shift=5.0), transformer=_transformer(16, 16)))
+    pipe.to("cuda")
+    task = make("joint", scene)
+    for hold in ("clean", "renoise"):
+        adapter = WanAdapter(pipe, prompt_embeds=scene[4].cuda(), guidance_scale=1.0, num_inference_steps=2, hold=hold)
+        res = adapter.generate(task)
+        _held(res, atol=1e-5)
+        assert res.latents.device.type == "cpu"
+        assert torch.equal(res.latents, adapter.generate(task).latents)
+        assert actimg.decode(res.generated.actions, task.rig).actions.shape == (T, 7)
