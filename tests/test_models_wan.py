@@ -232,6 +232,12 @@ def test_ti2v_5b_style_routes(ti2v, vae22, scene):
     assert res2.generated.observations.shape == (V, 1, H, W, 3)
 
 
+def test_lazy_export():
+    import actimg.models
+
+    assert actimg.models.WanAdapter is WanAdapter
+
+
 def test_adapter_errors(t2v, ti2v, scene):
     rig, acts, obs, videos, emb = scene
     task = make("joint", scene)
