@@ -91,6 +91,7 @@ def test_mode_masks_are_the_published_ones(scene):
     for mode, (o, a) in expect.items():
         task = make(mode, scene)
         lm = task.latent_masks(4)
+        np.testing.assert_array_equal(task.latent_mask(4).observations, lm.observations)
         np.testing.assert_array_equal(lm.observations, np.broadcast_to(o, (V, o.size)), err_msg=mode)
         if a is None:
             assert lm.actions is None

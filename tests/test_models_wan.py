@@ -124,6 +124,7 @@ def test_every_mode_through_wan_pipeline(mode, t2v, scene):
     rig = scene[0]
     task = make(mode, scene)
     adapter = WanAdapter(t2v, prompt_embeds=scene[4], guidance_scale=1.0, num_inference_steps=2)
+    assert (adapter.backbone.temporal_compression, adapter.backbone.size_multiple) == (4, 16)
     res = adapter.generate(task)
     lay = TemporalLayout.for_task(task)
     L = lay.total_latent_frames(4)
@@ -221,6 +222,7 @@ def test_ti2v_5b_style_routes(ti2v, vae22, scene):
     res = WanAdapter(ti2v, prompt_embeds=scene[4], guidance_scale=1.0, num_inference_steps=2,
                      hold="renoise").generate(task)
     assert tuple(res.latents.shape) == (1, 48, 8, H // 16, W // 16)
+    assert WanAdapter(ti2v, prompt_embeds=scene[4]).backbone.size_multiple == 32
     assert res.latent_mask.astype(int).tolist() == [1, 1, 1, 0, 1, 1, 1, 0]
     _held(res)
     # diffusers' own Wan2.2-TI2V-5B image-to-video configuration (first latent at timestep 0)

@@ -320,6 +320,8 @@ class Task:
         return SegmentMasks(latent_mask(fm.observations, temporal_compression, strict),
                             None if fm.actions is None else latent_mask(fm.actions, temporal_compression, strict))
 
+    latent_mask = latent_masks  # the name TASK_API.md used
+
     def __repr__(self) -> str:
         return (f"Task({self.mode!r} [{self.published_name}], V={self.n_views}, T={self.n_frames}, "
                 f"{self.height}x{self.width}, instruction={self.instruction!r})")

@@ -172,6 +172,12 @@ class WanAdapter:
 
     # ----------------------------------------------------------------- pieces
     @property
+    def backbone(self) -> BackboneRules:
+        """The pipeline's rules (frame count ``c k + 1``, size multiples), read from its
+        VAE and transformer: what :class:`actimg.policy` reads to size its horizon."""
+        return self.rules
+
+    @property
     def device(self) -> "torch.device":
         return self.pipe._execution_device
 
