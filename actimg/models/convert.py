@@ -33,14 +33,20 @@ def to_model_range(frames: np.ndarray, dtype: type = np.float32) -> np.ndarray:
     """
     x = np.asarray(frames)
     if x.dtype == np.uint8:
-        return (x.astype(dtype) * (2.0 / 255.0) - 1.0).astype(dtype, copy=False)
+        y = x.astype(dtype)
+        y *= 2.0 / 255.0
+        y -= 1.0
+        return y
     if not np.issubdtype(x.dtype, np.floating):
         raise TypeError(f"frames must be uint8 or float in [0, 1], got dtype {x.dtype}")
     _finite_float(x, "frames")
     if x.size and (x.min() < -1e-6 or x.max() > 1 + 1e-6):
         raise ValueError(f"float frames must be in [0, 1] (min {float(x.min()):g}, max {float(x.max()):g}); "
                          "are they already in the model range [-1, 1]?")
-    return (2.0 * x - 1.0).astype(dtype, copy=False)
+    y = x.astype(dtype)  # a copy
+    y *= 2.0
+    y -= 1.0
+    return y
 
 
 def from_model_range(frames: np.ndarray, dtype: type = np.uint8, clip: bool = True) -> np.ndarray:

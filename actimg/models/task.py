@@ -122,6 +122,14 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _frozen_given(frames: np.ndarray, given: np.ndarray) -> np.ndarray:
+    """A read-only copy of ``(V, T, ...)`` frames with the frames not given zeroed."""
+    out = np.array(frames, copy=True)
+    out[~given] = 0
+    out.flags.writeable = False
+    return out
+
+
 def _check_uint8_views(x: object, name: str, shape: tuple[int, ...]) -> np.ndarray:
     a = np.asarray(x)
     if a.dtype != np.uint8:
@@ -248,12 +256,10 @@ class Task:
             raise ValueError(f"action_given is not the {self.mode} mode's mask (given frames per view: "
                              f"{_frames(want_a)}, got {_frames(ag)})")
         # zeros where not given (a copy: the caller's arrays are never touched)
-        obs = np.where(og[:, :, None, None, None], obs, np.uint8(0))
-        object.__setattr__(self, "observations", _frozen(obs))
+        object.__setattr__(self, "observations", _frozen_given(obs, og))
         object.__setattr__(self, "observation_given", _frozen(og))
         if act is not None:
-            act = np.where(ag[:, :, None, None, None], act, np.uint8(0))
-            object.__setattr__(self, "actions", _frozen(act))
+            object.__setattr__(self, "actions", _frozen_given(act, ag))
             object.__setattr__(self, "action_given", _frozen(ag))
         object.__setattr__(self, "pose", None if pose is None else _frozen(pose))
         object.__setattr__(self, "trajectory", None if traj is None else _frozen(traj))
