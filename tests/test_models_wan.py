@@ -261,6 +261,8 @@ def test_adapter_errors(t2v, ti2v, scene):
         WanAdapter(t2v, prompt_embeds=emb, guidance_scale=5.0).generate(task)
     with pytest.raises(ValueError, match="torch tensor"):
         WanAdapter(t2v, prompt_embeds=lambda s: "text", guidance_scale=1.0).generate(task)
+    with pytest.raises(ValueError, match="\\(1, sequence, dim\\)"):
+        WanAdapter(t2v, prompt_embeds=emb.repeat(2, 1, 1), guidance_scale=1.0).generate(task)
     six = Task.joint(rig, obs, acts[0], 6)
     with pytest.raises(ValueError, match="4k\\+1 frames per segment"):
         WanAdapter(t2v, prompt_embeds=emb, guidance_scale=1.0).generate(six)

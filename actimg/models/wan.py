@@ -241,9 +241,9 @@ class WanAdapter:
         if value is None:
             return None
         emb = value(instruction) if callable(value) else value
-        if not isinstance(emb, torch.Tensor) or emb.ndim != 3:
-            raise ValueError(f"prompt embeddings must be a (batch, sequence, dim) torch tensor, got "
-                             f"{type(emb).__name__} {tuple(getattr(emb, 'shape', ()))}")
+        if not isinstance(emb, torch.Tensor) or emb.ndim != 3 or emb.shape[0] != 1:
+            raise ValueError(f"prompt embeddings must be a (1, sequence, dim) torch tensor (one task, one "
+                             f"video), got {type(emb).__name__} {tuple(getattr(emb, 'shape', ()))}")
         return emb
 
     def _prompt_kwargs(self, task: Task) -> dict:
