@@ -11,7 +11,9 @@ Three parts, all seeded:
    views) too.
 2. Corruptions (``actimg.corrupt``), each at three strengths, 2/3/4 views, 256/512 px,
    random rigs and poses (blobs cut by the border, points outside some views included),
-   for ``actimg.decode`` and ``actimg.decode(method="published")``.
+   for ``actimg.decode`` and ``actimg.decode(method="published")`` with both of the
+   published code's settings (``accuracy.PUBLISHED``: its inference script's 0.5-1.0 m,
+   512 depth samples, and its function defaults 0.1-5 m, 64 samples).
 3. Confidence: rank correlation between ``confidence`` and position error over every
    corrupted frame, and the error at each confidence decile.
 
@@ -39,7 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import actimg  # noqa: E402
 from actimg import calibration as cal  # noqa: E402
 from actimg import corrupt  # noqa: E402
-from accuracy import random_actions, random_rig  # noqa: E402
+from accuracy import PUBLISHED, random_actions, random_rig  # noqa: E402
 
 
 # ------------------------------------------------------------------------ metrics
@@ -138,11 +140,12 @@ def corruption_sweep(args: argparse.Namespace) -> list[dict]:
             clean = [(rig, a, actimg.encode(a, rig)) for rig, a in scenes(args.seed, nv, size, args.scenes, args.frames)]
             for c in corruptions(size):
                 for level, strength in zip(("weak", "middle", "strong"), c.strengths):
-                    errs: dict[str, list] = {"actimg": [], "published": []}
+                    errs: dict[str, list] = {"actimg": [], **{name: [] for name in PUBLISHED}}
                     for i, (rig, a, img) in enumerate(clean):
                         bad = c.apply(img, strength, args.seed + 101 * i)
                         errs["actimg"].append(frame_errors(actimg.decode(bad, rig), a))
-                        errs["published"].append(frame_errors(actimg.decode(bad, rig, method="published"), a))
+                        for name, opts in PUBLISHED.items():
+                            errs[name].append(frame_errors(actimg.decode(bad, rig, method="published", **opts), a))
                     for dec, e in errs.items():
                         row = dict(part="corruption", corruption=c.name, level=level, strength=strength,
                                    unit=c.unit, size=size, views=nv, decoder=dec, **summarise(e))
@@ -163,7 +166,7 @@ def calibration_sweep(args: argparse.Namespace) -> list[dict]:
     for nv in args.views:
         for level in args.levels:
             e: dict[str, list] = {k: [] for k in ("actimg", "reference", "dlt", "optimal", "actimg+refine_rig",
-                                                  "published", "actimg aligned", "actimg+refine_rig aligned")}
+                                                  *PUBLISHED, "actimg aligned", "actimg+refine_rig aligned")}
             rng = np.random.default_rng([args.seed, nv, int(level * 1000)])
             for trial in range(args.trials):
                 rig = random_rig(rng, nv, size)
@@ -175,7 +178,8 @@ def calibration_sweep(args: argparse.Namespace) -> list[dict]:
                 res = actimg.decode(img, noisy)
                 e["actimg"].append(frame_errors(res, a)["pos"])
                 e["actimg aligned"].append(_aligned_mm(res, a))
-                e["published"].append(frame_errors(actimg.decode(img, noisy, method="published"), a)["pos"])
+                for name, opts in PUBLISHED.items():
+                    e[name].append(frame_errors(actimg.decode(img, noisy, method="published", **opts), a)["pos"])
                 ref = cal.triangulation_reference(rig, noisy, P)[:, 0]
                 e["reference"].append(_dist_mm(ref, a))
                 exact, _ = rig.project(a[:, :3])
@@ -252,7 +256,11 @@ def markdown(corr: list[dict], calib: list[dict], conf: dict, args: argparse.Nam
     out = [f"# actimg decode fidelity\n\n`python benchmarks/fidelity.py{' --quick' if args.quick else ''}` "
            f"(seed {args.seed}; {args.scenes} scenes x {args.frames} frames per cell; invalid frames count as "
            "failures). Position error in mm, rotation error in degrees (full rotation; the published decoder "
-           "cannot recover roll), openness accuracy, fraction of frames valid.\n"]
+           "cannot recover roll), openness accuracy, fraction of frames valid. The published decoder runs "
+           "with both settings its code uses: `inference` = its inference script's near 0.5 m, far 1.0 m, 512 "
+           "depth samples, no edge smoothing; `defaults` = its function defaults, 0.1-5 m, 64 samples, edge "
+           "smoothing. The scenes put the tool 0.35-1.7 m from the cameras, often outside the inference "
+           "settings' range (see `benchmarks/results/accuracy.md` for the error on in-range frames alone).\n"]
     out.append("\n## Targets: 512 px, 3 views, every corruption at its middle strength\n\n"
                "| corruption | strength | decoder | pos median | pos p90 | rot median | rot p90 | open acc | valid | met? |\n"
                "|---|---|---|---|---|---|---|---|---|---|\n")
@@ -278,8 +286,9 @@ def markdown(corr: list[dict], calib: list[dict], conf: dict, args: argparse.Nam
                "with each other, not with the true world frame, which no image can reveal, so its gain shows in "
                "the `aligned` columns (error after the best similarity transform onto the truth).\n\n"
                "| views | level | actimg | reference | actimg / reference | met? | DLT | optimal | "
-               "actimg + refine_rig | published | actimg, aligned | actimg + refine_rig, aligned |\n"
-               "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+               "actimg + refine_rig | " + " | ".join(PUBLISHED) + " | actimg, aligned | "
+               "actimg + refine_rig, aligned |\n"
+               "|---|---|---|---|---|---|---|---|---|" + "---|" * len(PUBLISHED) + "---|---|\n")
     by = {(r["views"], r["level"], r["method"]): r for r in calib}
     for nv in sorted({r["views"] for r in calib}):
         for level in sorted({r["level"] for r in calib}):
@@ -291,7 +300,7 @@ def markdown(corr: list[dict], calib: list[dict], conf: dict, args: argparse.Nam
                 ratio_s, met = f"{ratio:.3f}", ("yes" if ratio <= 1.05 else "**no**")
             out.append(f"| {nv} | {level:g} | {_fmt(g('actimg'))} | {_fmt(g('reference'))} | {ratio_s} | {met} | "
                        f"{_fmt(g('dlt'))} | {_fmt(g('optimal'))} | {_fmt(g('actimg+refine_rig'))} | "
-                       f"{_fmt(g('published'))} | {_fmt(g('actimg aligned'))} | "
+                       + "".join(f"{_fmt(g(name))} | " for name in PUBLISHED) + f"{_fmt(g('actimg aligned'))} | "
                        f"{_fmt(g('actimg+refine_rig aligned'))} |\n")
     out.append(f"\n## Confidence\n\nSpearman rank correlation between confidence and position error over "
                f"{conf['frames']} corrupted frames: **{conf['spearman_conf_vs_error']:.3f}** (negative: higher "
@@ -319,7 +328,8 @@ def figures(corr: list[dict], calib: list[dict], out_dir: str) -> list[str]:
     views = sorted({r["views"] for r in calib})
     fig, axes = plt.subplots(1, len(views), figsize=(5 * len(views), 4), squeeze=False)
     style = {"actimg": ("C0", "o-"), "reference": ("k", "--"), "dlt": ("C2", ":"), "optimal": ("C3", "-."),
-             "actimg+refine_rig": ("C1", "s-"), "published": ("C7", "x-")}
+             "actimg+refine_rig": ("C1", "s-")}
+    style.update({name: (col, ls) for name, col, ls in zip(PUBLISHED, ("C7", "C8"), ("x-", "+:"))})
     for ax, nv in zip(axes[0], views):
         for m, (col, ls) in style.items():
             pts = sorted((r["level"], r["pos_med_mm"]) for r in calib if r["views"] == nv and r["method"] == m)
@@ -342,11 +352,13 @@ def figures(corr: list[dict], calib: list[dict], out_dir: str) -> list[str]:
     if cells:
         names = [r["corruption"] for r in cells if r["decoder"] == "actimg"]
         ours = [r["pos_med_mm"] for r in cells if r["decoder"] == "actimg"]
-        theirs = [r["pos_med_mm"] for r in cells if r["decoder"] == "published"]
         fig, ax = plt.subplots(figsize=(9, 4))
         x = np.arange(len(names))
-        ax.bar(x - 0.2, np.minimum(ours, 1e3), 0.4, label="actimg")
-        ax.bar(x + 0.2, np.minimum(theirs, 1e3), 0.4, label="published", color="C7")
+        width = 0.8 / (1 + len(PUBLISHED))
+        ax.bar(x - 0.4 + width / 2, np.minimum(ours, 1e3), width, label="actimg")
+        for j, (name, col) in enumerate(zip(PUBLISHED, ("C7", "C8"))):
+            theirs = [r["pos_med_mm"] for r in cells if r["decoder"] == name]
+            ax.bar(x - 0.4 + width * (j + 1.5), np.minimum(theirs, 1e3), width, label=name, color=col)
         ax.axhline(0.5, color="k", ls="--", lw=1, label="target (0.5 mm)")
         ax.set_yscale("log")
         ax.set_xticks(x, names, rotation=30, ha="right")
