@@ -39,7 +39,7 @@ import numpy as np
 
 from .spec import ActionImageSpec
 
-__all__ = ["to_bf16", "bf16_grid", "project_bf16", "render_bf16", "to_uint8"]
+__all__ = ["to_bf16", "bf16_grid", "project_bf16", "render_bf16", "to_uint8", "regrid", "rounded_rig"]
 
 
 def to_bf16(x: np.ndarray) -> np.ndarray:
@@ -201,3 +201,54 @@ def to_uint8(x: np.ndarray, quantize: str, precision: str) -> np.ndarray:
     y *= np.float32(127.5)
     np.clip(y, 0.0, 255.0, out=y)
     return y.astype(np.uint8)
+
+
+# ------------------------------------------------------------------ decoding side
+def regrid(images: np.ndarray) -> np.ndarray:
+    """Resample images drawn on the bfloat16 pixel grid back onto the integer grid.
+
+    Column ``c`` of a bfloat16 rendering holds the Gaussian at ``bf16_grid(W)[c]`` (for
+    ``W > 256`` three neighbouring columns share one value, the next has its own), so
+    each row is a sampling of the image at those positions. This interpolates it
+    linearly at the integer positions, along columns and then rows (the Gaussian is
+    separable up to rounding). Images of at most 256 px along an axis are unchanged
+    along it.
+
+    Args:
+        images: ``(V, T, H, W, 3)`` uint8 (0..255) or float (0..1).
+
+    Returns:
+        ``(V, T, H, W, 3)`` float32 in [0, 1].
+    """
+    out = np.asarray(images)
+    out = out.astype(np.float32) / np.float32(255.0) if out.dtype == np.uint8 else out.astype(np.float32)
+    for axis in (3, 2):
+        n = out.shape[axis]
+        g = bf16_grid(n).astype(np.float64)
+        if np.array_equal(g, np.arange(n)):
+            continue
+        pos, first = np.unique(g, return_index=True)  # equal grid values hold equal pixels
+        x = np.arange(n, dtype=np.float64)
+        j = np.clip(np.searchsorted(pos, x, side="right") - 1, 0, pos.size - 2)
+        w = np.clip((x - pos[j]) / (pos[j + 1] - pos[j]), 0.0, 1.0).astype(np.float32)
+        shape = [1] * out.ndim
+        shape[axis] = n
+        w = w.reshape(shape)
+        lo = np.take(out, first[j], axis=axis)
+        hi = np.take(out, first[j + 1], axis=axis)
+        out = lo + (hi - lo) * w
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+def rounded_rig(rig):
+    """The rig the bfloat16 renderer actually used: intrinsics and cam2world rounded to
+    bfloat16 (float32 first), each rotation block projected back onto the nearest rotation
+    (the rounded block is off by ~2e-3; the renderer inverts it as its transpose anyway).
+    Decoding bfloat16 renderings through it removes the cameras' share of their error."""
+    from ..geometry.camera import CameraRig
+
+    E = to_bf16(np.asarray(rig.extrinsics)).astype(np.float64)
+    U, _, Vt = np.linalg.svd(E[..., :3, :3])
+    E[..., :3, :3] = U @ Vt
+    K = to_bf16(np.asarray(rig.intrinsics)).astype(np.float64)
+    return CameraRig(K, E, rig.height, rig.width)

@@ -50,8 +50,9 @@ class ActionImageSpec:
         quantize: how float images become 8 bits. ``"round"`` (the default):
             ``round(255 x)``. ``"truncate"``: the released pipeline's output path,
             ``uint8((y + 1) * 127.5)`` of the model's ``y = 2 x - 1`` in [-1, 1], which
-            truncates (``floor(255 x)``, half a level low on average). :func:`actimg.decode`
-            given such a spec adds the half level back to uint8 input before decoding.
+            truncates (``floor(255 x)``, at most one level low). :func:`actimg.decode`
+            needs no correction for it (its estimates on truncated frames are unbiased,
+            see ``tests/test_bf16.py``).
     """
 
     sigma_fraction: float = 0.05
