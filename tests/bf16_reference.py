@@ -36,6 +36,10 @@ except ImportError:  # pragma: no cover - the tests skip without torch
 __all__ = ["torch_bf16_project", "torch_bf16_render"]
 
 BF16 = None if torch is None else torch.bfloat16
+if torch is not None:
+    # small tensors: one thread (many threads on a shared 2-core machine are 10x slower);
+    # the results do not depend on it (elementwise ops, small matrix products in index order)
+    torch.set_num_threads(1)
 
 
 def _bf16(x: np.ndarray) -> "torch.Tensor":
