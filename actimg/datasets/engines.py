@@ -1,0 +1,196 @@
+"""Engines: where :func:`convert_episode` runs. ``local`` (a process pool) and ``ray``.
+
+Both yield manifest rows as episodes finish (never waiting on the slowest one) and turn
+a crashed worker into a ``failed`` row for its episode, so one bad episode never stops
+the run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._deps import require
+from .episode_io import ConvertOptions, _row, convert_episode, done_path
+from .files import write_json
+from .readers import Reader, error_line
+
+__all__ = ["ENGINES", "Job", "run_local", "run_ray"]
+
+ENGINES = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every worker needs: the reader, the destination and the options."""
+
+    reader: Reader
+    dst: str
+    options: ConvertOptions
+
+
+def _crashed(job: Job, name: str, exc: BaseException) -> dict[str, Any]:
+    row = _row(name, "failed", error=f"worker crashed: {error_line(exc)}")
+    marker = done_path(Path(job.dst), name)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    write_json(marker, row)
+    return row
+
+
+# -------------------------------------------------------------------- local
+_JOB: Job | None = None
+
+
+def _init_worker(job: Job) -> None:
+    global _JOB
+    _JOB = job
+    os.environ["ACTIMG_NUM_THREADS"] = "1"  # the processes are the parallelism
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _convert_in_worker(name: str, position: int) -> dict[str, Any]:
+    assert _JOB is not None
+    return convert_episode(_JOB.reader, name, position, _JOB.dst, _JOB.options)
+
+
+def run_local(job: Job, items: Sequence[tuple[str, int]], workers: int = 1,
+              mp_context: str = "spawn") -> Iterator[dict[str, Any]]:
+    """Convert ``items`` (``(name, position)``) with ``workers`` processes; rows as they finish.
+
+    ``workers=1`` converts in this process (no pool). ``mp_context`` is the
+    multiprocessing start method of the pool (``"spawn"`` by default: safe after the
+    parent used pyarrow, OpenCV or threads).
+    """
+    if workers == 1:
+        for name, pos in items:
+            yield convert_episode(job.reader, name, pos, job.dst, job.options)
+        return
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    ctx = multiprocessing.get_context(mp_context)
+    todo = list(items)
+    attempts: dict[str, int] = {}
+    while todo:
+        # a worker that dies (killed, out of memory) breaks the pool and every episode in
+        # flight with it: those are retried in a fresh pool; one in flight at two breaks fails
+        broken: list[tuple[str, int]] = []
+        rest: list[tuple[str, int]] = []
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(job,)) as pool:
+            it = iter(todo)
+            pending: dict[Any, tuple[str, int]] = {}
+
+            def submit() -> None:
+                for item in it:
+                    pending[pool.submit(_convert_in_worker, *item)] = item
+                    if len(pending) >= 4 * workers:
+                        break
+
+            submit()
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    name, pos = pending.pop(fut)
+                    try:
+                        row = fut.result()
+                    except BrokenProcessPool:
+                        broken.append((name, pos))
+                        continue
+                    except Exception as exc:  # noqa: BLE001
+                        row = _crashed(job, name, exc)
+                    yield row
+                if broken:
+                    broken += list(pending.values())
+                    rest = list(it)
+                    pending.clear()
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    break
+                submit()
+        todo = list(rest)
+        for name, pos in broken:
+            attempts[name] = attempts.get(name, 0) + 1
+            if attempts[name] >= 2:
+                yield _crashed(job, name, RuntimeError("the worker process died twice on this episode"))
+            else:
+                todo.append((name, pos))
+
+
+# -------------------------------------------------------------------- ray
+def _ray_convert(job: Job, name: str, position: int) -> dict[str, Any]:
+    _init_worker(job)
+    return convert_episode(job.reader, name, position, job.dst, job.options)
+
+
+def _package_root() -> str:
+    return str(Path(__file__).resolve().parents[2])
+
+
+def run_ray(job: Job, items: Sequence[tuple[str, int]], workers: int = 1, address: str | None = None,
+            resources: dict[str, Any] | None = None, runtime_env: dict[str, Any] | None = None,
+            max_in_flight: int | None = None) -> Iterator[dict[str, Any]]:
+    """Convert ``items`` as Ray tasks, one per episode; rows stream in as tasks finish (``ray.wait``).
+
+    Args:
+        workers: CPUs of the local instance started when Ray is not running and no
+            ``address`` is given (``ray.init(num_cpus=workers)``).
+        address: an existing cluster (``"auto"``, ``"ray://head:10001"``, ``"10.0.0.1:6379"``).
+        resources: declared per task (default ``{"num_cpus": 1, "memory": 1 GiB}``);
+            Ray schedules by them.
+        runtime_env: passed to ``ray.init`` (e.g. ``{"pip": ["actimg[datasets]"]}``); a local
+            instance gets this checkout on ``PYTHONPATH`` by default.
+        max_in_flight: tasks submitted ahead (default: 2 x the cluster's CPUs), so that an
+            80k-episode run does not queue 80k tasks at once.
+
+    A Ray instance already initialised in this process is used as is (and left running);
+    one started here is shut down at the end. The destination must be a file system every
+    node sees (NFS, a FUSE-mounted bucket).
+    """
+    ray = require("ray")
+    started = False
+    if not ray.is_initialized():
+        env = dict(runtime_env or {})
+        if address is None:
+            env.setdefault("env_vars", {}).setdefault("PYTHONPATH", _package_root())
+            ray.init(num_cpus=workers, include_dashboard=False, runtime_env=env, log_to_driver=False)
+        else:
+            ray.init(address=address, runtime_env=env or None)
+        started = True
+    try:
+        res = {"num_cpus": 1, "memory": 1 << 30}
+        res.update(resources or {})
+        task = ray.remote(_ray_convert).options(**res)
+        if max_in_flight is None:
+            max_in_flight = max(2, 2 * int(ray.cluster_resources().get("CPU", workers)))
+        job_ref = ray.put(job)
+        it = iter(items)
+        pending: dict[Any, str] = {}
+
+        def submit() -> None:
+            for name, pos in it:
+                pending[task.remote(job_ref, name, pos)] = name
+                if len(pending) >= max_in_flight:
+                    break
+
+        submit()
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            ref = done[0]
+            name = pending.pop(ref)
+            try:
+                row = ray.get(ref)
+            except Exception as exc:  # noqa: BLE001 - a crashed task (worker died, OOM) fails its episode only
+                row = _crashed(job, name, exc)
+            yield row
+            submit()
+    finally:
+        if started:
+            ray.shutdown()
