@@ -1,7 +1,8 @@
 """Video files through PyAV (FFmpeg): H.264 and FFV1 writing, whole-file and time-range reading.
 
 Writers put the file in place only when it is complete (temporary name, then rename).
-Encoders run single-threaded: the converter runs one episode per process, so the
+Files are written bit-exactly (``fflags=+bitexact``): the same frames give the same bytes,
+in whichever process they are written (same FFmpeg build). Encoders run single-threaded: the converter runs one episode per process, so the
 processes are the parallelism, and the output bytes do not depend on the thread count.
 """
 
@@ -18,14 +19,16 @@ from ._deps import require
 
 __all__ = ["ACTION_CODECS", "OBS_CRF", "read_frames", "read_frames_at", "video_size", "write_frames"]
 
+# one thread, no sliced threads, one lookahead thread: the bytes must not depend on the load
+_X264_SERIAL = "threads=1:sliced-threads=0:lookahead-threads=1"
 #: action-video codecs: name -> (file extension, PyAV encoder, pixel format, options)
 ACTION_CODECS: dict[str, tuple[str, str, str, dict[str, str]]] = {
     "ffv1": (".mkv", "ffv1", "bgr0", {"threads": "1"}),                # lossless
-    "h264": (".mp4", "libx264", "yuv444p", {"crf": "12", "preset": "medium", "threads": "1"}),
+    "h264": (".mp4", "libx264", "yuv444p", {"crf": "12", "preset": "medium", "threads": "1", "x264-params": _X264_SERIAL}),
 }
 #: constant-rate factor of observation videos (H.264, yuv420p)
 OBS_CRF = 20
-_OBS = ("libx264", "yuv420p", {"crf": str(OBS_CRF), "preset": "medium", "threads": "1"})
+_OBS = ("libx264", "yuv420p", {"crf": str(OBS_CRF), "preset": "medium", "threads": "1", "x264-params": _X264_SERIAL})
 
 
 def temp_path(path: Path) -> Path:
@@ -59,7 +62,8 @@ def write_frames(path: str | os.PathLike[str], frames: np.ndarray, fps: float, c
     tmp = temp_path(path)
     try:
         rate = Fraction(fps).limit_denominator(1001)
-        with av.open(str(tmp), "w", format=_container(path)) as out:
+        # bitexact: no random Matroska segment id, no muxer version strings: same frames, same bytes
+        with av.open(str(tmp), "w", format=_container(path), options={"fflags": "+bitexact"}) as out:
             stream = out.add_stream(enc, rate=rate, options=dict(opts))
             stream.width, stream.height, stream.pix_fmt = W, H, pix
             stream.thread_count = 1

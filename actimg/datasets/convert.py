@@ -176,7 +176,7 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str], reader: st
 def _settings_doc(options: ConvertOptions, reader: Reader) -> dict[str, Any]:
     return {"size": list(options.size) if options.size else None, "action_codec": options.action_codec,
             "format": options.format, "scaling": options.scaling, "on_quality": options.on_quality,
-            "observation_videos": options.observation_videos, "reader": type(reader).__name__,
+            "observation_videos": options.observation_videos,
             "thresholds": {k: getattr(options.thresholds, k) for k in options.thresholds.__dataclass_fields__}}
 
 

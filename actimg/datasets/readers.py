@@ -84,7 +84,8 @@ class PoseColumns:
 
     def __post_init__(self) -> None:
         kind, _, arg = self.rotation.partition(":")
-        ok = (kind == "euler" and len(arg) == 3 and (set(arg) <= set("xyz") or set(arg) <= set("XYZ"))) or \
+        ok = (kind == "euler" and len(arg) == 3 and (set(arg) <= set("xyz") or set(arg) <= set("XYZ"))
+              and arg[0] != arg[1] and arg[1] != arg[2]) or \
             self.rotation in ("quat:xyzw", "quat:wxyz", "rotvec")
         if not ok:
             raise ValueError(f"rotation must be one of {ROTATIONS} (e.g. 'euler:xyz', 'euler:XYZ'), "
