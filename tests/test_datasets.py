@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 pytest.importorskip("av")
@@ -207,11 +207,14 @@ def test_frames_and_rig_crop_resize_agree(H: int, W: int, h2: int, w2: int) -> N
     src_u = (uu - Ks[0, 2]) / Ks[0, 0] * Kb[0, 0] + Kb[0, 2]
     src_v = (vv - Ks[1, 2]) / Ks[1, 1] * Kb[1, 1] + Kb[1, 2]
     dy, dx, Hc, Wc = crop_box(H, W, h, w)
-    # area and linear resampling reproduce a ramp exactly (up to the uint8 rounding) inside the crop
+    assume(Hc >= 2 and Wc >= 2)  # a one-pixel-wide crop holds no ramp
+    # area resampling reproduces a ramp exactly (up to the uint8 rounding) inside the crop;
+    # OpenCV's fixed-point bilinear enlargement to within 0.25 more
+    tol = 0.5 + 1e-6 if (Hc >= h and Wc >= w) else 0.75
     inside = (src_u >= dx) & (src_u <= dx + Wc - 1)
-    assert inside.any() and np.abs(out_u[0, :, :, 0] - src_u)[inside].max() <= 0.5 + 1e-6
+    assert inside.any() and np.abs(out_u[0, :, :, 0] - src_u)[inside].max() <= tol
     inside = (src_v >= dy) & (src_v <= dy + Hc - 1)
-    assert inside.any() and np.abs(out_v[0, :, :, 0] - src_v)[inside].max() <= 0.5 + 1e-6
+    assert inside.any() and np.abs(out_v[0, :, :, 0] - src_v)[inside].max() <= tol
     if (Hc, Wc) == (H * 1.0, W * 1.0) or (W * h == H * w):
         exact = rig.center_cropped_resized(h, w, scaling="center")
         np.testing.assert_allclose(small.intrinsics, exact.intrinsics, atol=1e-9)
@@ -537,12 +540,6 @@ def test_convert_droid(tmp_path: Path) -> None:
     assert (tmp_path / "out" / r["path"] / "video_1.mp4").exists()
 
 
-def test_local_pool_matches_one_process(folder_src: Path, folder_out: Path, tmp_path: Path) -> None:
-    res = convert(folder_src, tmp_path, size=SIZE, workers=2, progress=False)
-    assert res.count("ok") == 3
-    assert_same_output(tmp_path, folder_out)
-
-
 def test_convert_rejects(folder_src: Path, tmp_path: Path) -> None:
     for kw, match in [({"engine": "spark"}, "engine must be one of"), ({"workers": 0}, "workers must be"),
                       ({"size": (63, 64)}, "even"), ({"action_codec": "vp9"}, "action_codec"),
@@ -594,9 +591,10 @@ def test_killed_conversion_resumes_to_the_same_output(folder_src: Path, folder_o
 def test_cli_convert(folder_src: Path, folder_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from actimg.cli import main
 
-    assert main(["convert", str(folder_src), str(tmp_path / "o"), "--size", "64x64"]) == 0
+    # a pool of 2 processes gives the output of one process
+    assert main(["convert", str(folder_src), str(tmp_path / "o"), "--size", "64x64", "--workers", "2"]) == 0
     err = capsys.readouterr().err
-    assert "3/3 episode_002 ok" in err and "| episodes | ok |" in err
+    assert "3/3 episode_00" in err and "| episodes | ok |" in err
     assert_same_output(tmp_path / "o", folder_out)
     assert main(["convert", str(folder_src), str(tmp_path / "p"), "--rig", "r.json"]) == 2
     assert "--rig and --cameras are options of --reader lerobot" in capsys.readouterr().err
