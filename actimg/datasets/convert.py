@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -79,7 +79,8 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str], reader: st
             on_quality: str = "flag", scaling: str = "center", observation_videos: bool = True,
             episodes: Sequence[str] | None = None, retry_failed: bool = False, ray_address: str | None = None,
             ray_resources: dict[str, Any] | None = None, ray_runtime_env: dict[str, Any] | None = None,
-            progress: TextIO | None | bool = True, reader_options: dict[str, Any] | None = None) -> ConvertResult:
+            progress: TextIO | None | bool = True, reader_options: dict[str, Any] | None = None,
+            on_row: Callable[[dict[str, Any]], None] | None = None) -> ConvertResult:
     """Convert a robot dataset into action-image training data.
 
     Output (``format="folder"``), per source episode ``DST/<episode>/``: ``actions.npy``
@@ -107,6 +108,7 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str], reader: st
         episodes: convert only these source episodes (names), e.g. a shard.
         retry_failed: convert again episodes that failed in an earlier run.
         progress: True (stderr), a stream, or False/None (silent).
+        on_row: called in this process with each episode's manifest row as it finishes.
 
     Returns:
         :class:`ConvertResult`.
@@ -157,6 +159,8 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str], reader: st
     last_manifest = time.perf_counter()
     for row in results:
         bar.update(row)
+        if on_row is not None:
+            on_row(row)
         if time.perf_counter() - last_manifest > 30.0:  # the manifest follows a long run
             _write_manifest(dst, _rows(dst, names))
             last_manifest = time.perf_counter()

@@ -44,16 +44,26 @@ def _crashed(job: Job, name: str, exc: BaseException) -> dict[str, Any]:
 _JOB: Job | None = None
 
 
+_WARM = False
+
+
 def _init_worker(job: Job) -> None:
-    global _JOB
+    """Once per worker process: one thread each (the processes are the parallelism), kernels loaded."""
+    global _JOB, _WARM
     _JOB = job
-    os.environ["ACTIMG_NUM_THREADS"] = "1"  # the processes are the parallelism
+    if _WARM:
+        return
+    os.environ["ACTIMG_NUM_THREADS"] = "1"
     try:
         import cv2
 
         cv2.setNumThreads(1)
     except ImportError:  # pragma: no cover
         pass
+    from .._warmup import warmup
+
+    warmup()  # numba's cached kernels load here, not inside the first episode's timings
+    _WARM = True
 
 
 def _convert_in_worker(name: str, position: int) -> dict[str, Any]:
@@ -70,8 +80,18 @@ def run_local(job: Job, items: Sequence[tuple[str, int]], workers: int = 1,
     parent used pyarrow, OpenCV or threads).
     """
     if workers == 1:
-        for name, pos in items:
-            yield convert_episode(job.reader, name, pos, job.dst, job.options)
+        # one episode at a time in this process: its encode/decode use one thread, like a
+        # pool worker (waking a thread pool for ~1 ms kernels costs more than it gains)
+        old = os.environ.get("ACTIMG_NUM_THREADS")
+        os.environ["ACTIMG_NUM_THREADS"] = "1"
+        try:
+            for name, pos in items:
+                yield convert_episode(job.reader, name, pos, job.dst, job.options)
+        finally:
+            if old is None:
+                os.environ.pop("ACTIMG_NUM_THREADS", None)
+            else:
+                os.environ["ACTIMG_NUM_THREADS"] = old
         return
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait

@@ -8,7 +8,6 @@ episode counts as done only when all its files are in place.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ..cameras.sources import save_rig
+from ..cameras.sources import _encode as _encode_rig
+from ..cameras.sources import _json_value
 from ..codec.spec import ActionImageSpec
 from ..geometry.camera import CameraRig
 from .avio import ACTION_CODECS, read_frames, temp_path, write_frames
@@ -82,12 +82,8 @@ def video_file(position: int, key: str) -> str:
 
 
 def rig_json(rig: CameraRig) -> str:
-    """The text of the rig file :func:`actimg.save_rig` writes for ``rig``."""
-    with tempfile.TemporaryDirectory() as d:
-        p = os.path.join(d, "rig.json")
-        save_rig(rig, p)
-        with open(p, encoding="utf-8") as fh:
-            return fh.read()
+    """The text of the rig file :func:`actimg.save_rig` writes for ``rig`` (tested equal)."""
+    return _json_value(_encode_rig(rig, "opencv", "cam2world", "integer"), 0) + "\n"
 
 
 def _row(name: str, status: str, **kw: Any) -> dict[str, Any]:

@@ -20,14 +20,13 @@ def _tmp(path: Path) -> Path:
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (fsync'd before the rename)."""
+    """Write ``data`` to ``path`` atomically: a killed process leaves the old file or none, never
+    a part (not fsync'd: a power cut may still lose recent files, as for the videos)."""
     path = Path(path)
     tmp = _tmp(path)
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -80,7 +80,8 @@ class LeRobotReader(Reader):
     Args:
         root: the dataset folder (holding ``meta/``, ``data/``, ``videos/``).
         rig: see :data:`RigSource`. The rig is for the stored video resolution and lists
-            the views in ``cameras`` order.
+            the views in ``cameras`` order. With ``workers > 1`` or Ray the reader is
+            pickled to the workers: a callable must then be a module-level function.
         cameras: camera keys (``"observation.images.front"`` or just ``"front"``) in rig
             view order; default: every ``observation.images.*`` video feature in
             ``info.json`` order, except ``*_action`` keys (action images).
