@@ -540,6 +540,25 @@ def test_convert_droid(tmp_path: Path) -> None:
     assert (tmp_path / "out" / r["path"] / "video_1.mp4").exists()
 
 
+class _DyingReader(FolderReader):
+    """Its worker process dies (as if killed or out of memory) on episode_001."""
+
+    def load(self, name: str) -> Episode:
+        if name == "episode_001":
+            os._exit(3)
+        return super().load(name)
+
+
+def test_a_dying_worker_fails_its_episode_only(folder_src: Path, folder_out: Path, tmp_path: Path) -> None:
+    res = convert(folder_src, tmp_path, _DyingReader(folder_src), size=SIZE, workers=2, progress=False)
+    st_ = {r["episode"]: (r["status"], r["error"]) for r in res.rows}
+    assert st_["episode_000"][0] == "ok" and st_["episode_002"][0] == "ok"
+    assert st_["episode_001"] == ("failed", "worker crashed: RuntimeError: the worker process died twice on this "
+                                            "episode")
+    for ep in ("episode_000", "episode_002"):
+        assert (tmp_path / ep / "actions.npy").read_bytes() == (folder_out / ep / "actions.npy").read_bytes()
+
+
 def test_convert_rejects(folder_src: Path, tmp_path: Path) -> None:
     for kw, match in [({"engine": "spark"}, "engine must be one of"), ({"workers": 0}, "workers must be"),
                       ({"size": (63, 64)}, "even"), ({"action_codec": "vp9"}, "action_codec"),

@@ -80,7 +80,7 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str], reader: st
             episodes: Sequence[str] | None = None, retry_failed: bool = False, ray_address: str | None = None,
             ray_resources: dict[str, Any] | None = None, ray_runtime_env: dict[str, Any] | None = None,
             progress: TextIO | None | bool = True, reader_options: dict[str, Any] | None = None,
-            on_row: Callable[[dict[str, Any]], None] | None = None) -> ConvertResult:
+            on_row: Callable[[dict[str, Any]], None] | None = None, mp_context: str | None = None) -> ConvertResult:
     """Convert a robot dataset into action-image training data.
 
     Output (``format="folder"``), per source episode ``DST/<episode>/``: ``actions.npy``
@@ -109,6 +109,8 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str], reader: st
         retry_failed: convert again episodes that failed in an earlier run.
         progress: True (stderr), a stream, or False/None (silent).
         on_row: called in this process with each episode's manifest row as it finishes.
+        mp_context: start method of the local pool (default ``"fork"`` on Linux, see
+            :func:`actimg.datasets.engines.run_local`).
 
     Returns:
         :class:`ConvertResult`.
@@ -152,7 +154,7 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str], reader: st
     bar = Progress(len(todo), skipped, stream)
     job = Job(rd, str(dst), options)
     if engine == "local":
-        results = run_local(job, todo, workers)
+        results = run_local(job, todo, workers, mp_context)
     else:
         results = run_ray(job, todo, workers, address=ray_address, resources=ray_resources,
                           runtime_env=ray_runtime_env)

@@ -71,13 +71,22 @@ def _convert_in_worker(name: str, position: int) -> dict[str, Any]:
     return convert_episode(_JOB.reader, name, position, _JOB.dst, _JOB.options)
 
 
+def default_mp_context() -> str:
+    """``"fork"`` where the platform has it (Linux), else ``"spawn"``."""
+    import multiprocessing
+
+    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+
 def run_local(job: Job, items: Sequence[tuple[str, int]], workers: int = 1,
-              mp_context: str = "spawn") -> Iterator[dict[str, Any]]:
+              mp_context: str | None = None) -> Iterator[dict[str, Any]]:
     """Convert ``items`` (``(name, position)``) with ``workers`` processes; rows as they finish.
 
     ``workers=1`` converts in this process (no pool). ``mp_context`` is the
-    multiprocessing start method of the pool (``"spawn"`` by default: safe after the
-    parent used pyarrow, OpenCV or threads).
+    multiprocessing start method of the pool: ``"fork"`` by default on Linux (a script
+    without an ``if __name__ == "__main__":`` guard works; actimg's thread pool is rebuilt
+    in the child, each worker uses one thread), ``"spawn"`` elsewhere or on request
+    (then the calling script needs the guard, as always with spawn).
     """
     if workers == 1:
         # one episode at a time in this process: its encode/decode use one thread, like a
@@ -97,7 +106,7 @@ def run_local(job: Job, items: Sequence[tuple[str, int]], workers: int = 1,
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    ctx = multiprocessing.get_context(mp_context)
+    ctx = multiprocessing.get_context(mp_context or default_mp_context())
     todo = list(items)
     attempts: dict[str, int] = {}
     while todo:
