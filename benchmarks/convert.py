@@ -23,6 +23,10 @@ H.264 observation videos). Measured, on this machine:
   H.264 observations, FFV1 actions): ``write`` = writing the same output videos alone
   from frames in memory, ``read + write`` = decoding and resizing the source videos, then
   writing, ``convert`` = the full conversion with 1 process. Target: convert <= 1.25x write.
+  The same without observation videos (``observation_videos=False``: no source video is
+  decoded), against writing the same action videos alone: actimg's own costs (reading
+  actions and rig, rendering, the quality check with its decode, rig file, manifest)
+  over the video writing they feed.
 * the projected wall time of a DROID-sized input (80k episodes, 2 views, 250 frames) at N
   workers: measured worker seconds per frame x 80k x 250 / N / (parallel efficiency
   measured with ``--workers`` processes here). Resolution matters: DROID's raw
@@ -64,6 +68,16 @@ def _write_only(src: Path, names: list[str], size: tuple[int, int], frames_cache
         obs, act = frames_cache[n]
         for v in range(len(obs)):
             write_frames(out / f"{n}_video_{v}.mp4", obs[v], 10.0, "h264-obs")
+            write_frames(out / f"{n}_action_{v}.mkv", act[v], 10.0, "ffv1")
+    return time.perf_counter() - t
+
+
+def _write_actions_only(src: Path, names: list[str], size: tuple[int, int], frames_cache: dict, out: Path) -> float:
+    """Write the action videos of every episode from frames already in memory."""
+    t = time.perf_counter()
+    for n in names:
+        _, act = frames_cache[n]
+        for v in range(len(act)):
             write_frames(out / f"{n}_action_{v}.mkv", act[v], 10.0, "ffv1")
     return time.perf_counter() - t
 
@@ -122,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             small = crop_resize_rig(rig, *size)
             obs = [crop_resize_frames(read_frames(src / n / f"video_{v}.mp4"), *size) for v in range(2)]
             cache[n] = (obs, actimg.encode(np.load(src / n / "actions.npy"), small))
-        times: dict[str, list[float]] = {"write": [], "read + write": [], "convert": []}
+        times: dict[str, list[float]] = {"write": [], "read + write": [], "convert": [], "write actions": [],
+                                         "convert actions": []}
         for r in range(reps):
             for label in times:
                 out = work / f"o_{label.replace(' ', '')}_{r}"
@@ -131,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
                     times[label].append(_write_only(src, names, size, cache, out))
                 elif label == "read + write":
                     times[label].append(_read_write(src, names, size, cache, out))
+                elif label == "write actions":
+                    times[label].append(_write_actions_only(src, names, size, cache, out))
+                elif label == "convert actions":
+                    t = time.perf_counter()
+                    convert(src, out, size=size, progress=False, observation_videos=False)
+                    times[label].append(time.perf_counter() - t)
                 else:
                     t = time.perf_counter()
                     convert(src, out, size=size, progress=False)
@@ -147,8 +168,13 @@ def main(argv: list[str] | None = None) -> int:
         ratio = med["convert"] / med["write"]
         say(f"| convert | {med['convert']:.2f} | {ratio:.2f}x write | <= 1.25x | {'yes' if ratio <= 1.25 else 'no'} |")
         say(f"| convert | {med['convert']:.2f} | {med['convert'] / med['read + write']:.2f}x read + write | (info) | |")
+        say(f"| write the same action videos alone | {med['write actions']:.2f} | baseline (actions only) | | |")
+        ra = med["convert actions"] / med["write actions"]
+        say(f"| convert without observation videos | {med['convert actions']:.2f} | {ra:.2f}x write actions | "
+            f"<= 1.25x | {'yes' if ra <= 1.25 else 'no'} |")
         res["overhead"] = {"median_s": med, "all_s": times, "convert_over_write": ratio,
-                           "convert_over_read_write": med["convert"] / med["read + write"]}
+                           "convert_over_read_write": med["convert"] / med["read + write"],
+                           "convert_actions_over_write_actions": ra}
         say()
         # ------------------------------------------------ engines
         say("## Engines")

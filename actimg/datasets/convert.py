@@ -159,14 +159,16 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str], reader: st
         results = run_ray(job, todo, workers, address=ray_address, resources=ray_resources,
                           runtime_env=ray_runtime_env)
     last_manifest = time.perf_counter()
+    finished = {r["episode"]: r for r in _rows(dst, names)}  # rows of earlier runs
     for row in results:
+        finished[row["episode"]] = row
         bar.update(row)
         if on_row is not None:
             on_row(row)
         if time.perf_counter() - last_manifest > 30.0:  # the manifest follows a long run
-            _write_manifest(dst, _rows(dst, names))
+            _write_manifest(dst, [finished[n] for n in names if n in finished])
             last_manifest = time.perf_counter()
-    rows = _rows(dst, names)
+    rows = [finished[n] for n in names if n in finished]
     if format == "lerobot":
         rows = _assemble_lerobot(dst, rows, positions)
     manifest = _write_manifest(dst, rows)

@@ -140,6 +140,10 @@ def convert_episode(reader: Reader, name: str, position: int, dst: str | os.Path
         row = _write(ep, rig, obs, images, position, dst, options, times)
     except Exception as exc:  # noqa: BLE001 - a bad episode is reported, never raised
         row = _row(name, "failed", error=error_line(exc), **times)
+        if options.format == "folder" and (dst / name).is_dir():  # no half-written episode stays behind
+            import shutil
+
+            shutil.rmtree(dst / name, ignore_errors=True)
     marker = done_path(dst, name)
     marker.parent.mkdir(parents=True, exist_ok=True)
     write_json(marker, row)
