@@ -553,8 +553,8 @@ def test_a_dying_worker_fails_its_episode_only(folder_src: Path, folder_out: Pat
     res = convert(folder_src, tmp_path, _DyingReader(folder_src), size=SIZE, workers=2, progress=False)
     st_ = {r["episode"]: (r["status"], r["error"]) for r in res.rows}
     assert st_["episode_000"][0] == "ok" and st_["episode_002"][0] == "ok"
-    assert st_["episode_001"] == ("failed", "worker crashed: RuntimeError: the worker process died twice on this "
-                                            "episode")
+    assert st_["episode_001"] == ("failed", "worker crashed: RuntimeError: the worker process died converting "
+                                            "this episode")
     for ep in ("episode_000", "episode_002"):
         assert (tmp_path / ep / "actions.npy").read_bytes() == (folder_out / ep / "actions.npy").read_bytes()
 

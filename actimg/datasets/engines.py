@@ -107,20 +107,33 @@ def run_local(job: Job, items: Sequence[tuple[str, int]], workers: int = 1,
     from concurrent.futures.process import BrokenProcessPool
 
     ctx = multiprocessing.get_context(mp_context or default_mp_context())
+
+    def pool(n: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(n, mp_context=ctx, initializer=_init_worker, initargs=(job,))
+
     todo = list(items)
-    attempts: dict[str, int] = {}
-    while todo:
-        # a worker that dies (killed, out of memory) breaks the pool and every episode in
-        # flight with it: those are retried in a fresh pool; one in flight at two breaks fails
-        broken: list[tuple[str, int]] = []
+    suspects: list[tuple[str, int]] = []
+    while todo or suspects:
+        # a worker that dies (killed, out of memory, a crashing library) breaks the pool and
+        # every episode in flight with it: those are suspects, each retried alone in a pool of
+        # its own; the one that kills its own pool fails, the others convert normally
+        for name, pos in suspects:
+            with pool(1) as solo:
+                try:
+                    yield solo.submit(_convert_in_worker, name, pos).result()
+                except BrokenProcessPool:
+                    yield _crashed(job, name, RuntimeError("the worker process died converting this episode"))
+                except Exception as exc:  # noqa: BLE001
+                    yield _crashed(job, name, exc)
+        suspects = []
         rest: list[tuple[str, int]] = []
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(job,)) as pool:
+        with pool(workers) as ex:
             it = iter(todo)
             pending: dict[Any, tuple[str, int]] = {}
 
             def submit() -> None:
                 for item in it:
-                    pending[pool.submit(_convert_in_worker, *item)] = item
+                    pending[ex.submit(_convert_in_worker, *item)] = item
                     if len(pending) >= 4 * workers:
                         break
 
@@ -132,25 +145,19 @@ def run_local(job: Job, items: Sequence[tuple[str, int]], workers: int = 1,
                     try:
                         row = fut.result()
                     except BrokenProcessPool:
-                        broken.append((name, pos))
+                        suspects.append((name, pos))
                         continue
                     except Exception as exc:  # noqa: BLE001
                         row = _crashed(job, name, exc)
                     yield row
-                if broken:
-                    broken += list(pending.values())
+                if suspects:
+                    suspects += list(pending.values())
                     rest = list(it)
                     pending.clear()
-                    pool.shutdown(wait=False, cancel_futures=True)
+                    ex.shutdown(wait=False, cancel_futures=True)
                     break
                 submit()
-        todo = list(rest)
-        for name, pos in broken:
-            attempts[name] = attempts.get(name, 0) + 1
-            if attempts[name] >= 2:
-                yield _crashed(job, name, RuntimeError("the worker process died twice on this episode"))
-            else:
-                todo.append((name, pos))
+        todo = rest
 
 
 # -------------------------------------------------------------------- ray
