@@ -400,6 +400,32 @@ def test_droid_reader(tmp_path: Path) -> None:
         DroidReader(tmp_path, use="command")
 
 
+def test_droid_moving_camera_and_intrinsics_argument(tmp_path: Path) -> None:
+    import h5py
+
+    make_droid_dataset(tmp_path / "src", n_episodes=1, n_frames=10)
+    folder = tmp_path / "src" / "2026-01-01" / "episode_00"
+    serials = [json.loads(next(folder.glob("metadata*.json")).read_text())[f"ext{v}_cam_serial"] for v in (1, 2)]
+    rig, _ = episode_data(0, 10)
+    with h5py.File(folder / "trajectory.h5", "r+") as f:
+        del f["observation/camera_intrinsics"]
+        e = f[f"observation/camera_extrinsics/{serials[1]}_left"]
+        moved = e[()]
+        moved[:, 1] += np.linspace(0, 0.05, 10)  # the second camera slides 5 cm sideways
+        e[...] = moved
+    assert "no intrinsics= given" in next(iter(DroidReader(tmp_path / "src"))).error
+    K = {s: rig.intrinsics[v] for v, s in enumerate(serials)}
+    ep = DroidReader(tmp_path / "src", intrinsics=K).load("2026-01-01_episode_00")
+    assert ep.rig.n_frames == 10
+    np.testing.assert_allclose(ep.rig.centers[1, :, 1] - ep.rig.centers[1, 0, 1], np.linspace(0, 0.05, 10),
+                               atol=1e-12)
+    res = convert(tmp_path / "src", tmp_path / "out", "droid", size=SIZE, progress=False,
+                  reader_options={"intrinsics": lambda s: K[s]})
+    assert res.rows[0]["status"] == "ok"
+    out_rig = actimg.load_rig(tmp_path / "out" / res.rows[0]["path"] / "rig.json")
+    assert out_rig.n_frames == 10 and out_rig.height == SIZE[0]
+
+
 # ------------------------------------------------------------------ quality
 def test_score_episode_checks() -> None:
     rig, a = episode_data(0, 12, height=64, width=64)

@@ -19,7 +19,7 @@ from ..cameras.sources import _encode as _encode_rig
 from ..cameras.sources import _json_value
 from ..codec.spec import ActionImageSpec
 from ..geometry.camera import CameraRig
-from .avio import ACTION_CODECS, read_frames, temp_path, write_frames
+from .avio import ACTION_CODECS, read_frames, write_frames
 from .episode import Episode
 from .files import npy_bytes, write_bytes, write_json, write_text
 from .frames import crop_resize_frames, crop_resize_rig
