@@ -488,7 +488,7 @@ def test_rerun_rewrites_nothing(folder_src: Path, folder_out: Path) -> None:
         convert(folder_src, folder_out, size=(32, 32), progress=False)
 
 
-def test_convert_counts_bad_episodes_and_goes_on(tmp_path: Path) -> None:
+def test_convert_counts_bad_episodes_and_goes_on(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     src = tmp_path / "src"
     make_folder_dataset(src, n_episodes=4, n_frames=10)
     (src / "episode_001" / "actions.npy").unlink()
@@ -500,6 +500,7 @@ def test_convert_counts_bad_episodes_and_goes_on(tmp_path: Path) -> None:
     assert st_["episode_002"][0] == "failed" and "has 7 frames" in st_["episode_002"][1]
     assert not (tmp_path / "out" / "episode_001").exists()
     assert res.count("failed") == 2 and "first failures" in res.summary
+    assert "episode episode_001 failed: FileNotFoundError" in caplog.text  # logged as well
     # a rerun keeps failures (nothing changed) unless asked to retry them
     (src / "episode_001" / "actions.npy").write_bytes(io.BytesIO().getvalue() or b"")
     np.save(src / "episode_001" / "actions.npy", episode_data(1, 10)[1])

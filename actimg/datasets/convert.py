@@ -10,6 +10,7 @@ from the markers (left untouched when nothing changed).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -33,6 +34,7 @@ from .readers import Reader
 
 __all__ = ["MANIFEST_COLUMNS", "ConvertResult", "READERS", "convert", "make_reader", "read_manifest"]
 
+_log = logging.getLogger("actimg.datasets")
 READERS = {"folder": FolderReader, "lerobot": LeRobotReader, "droid": DroidReader}
 #: the manifest's columns: the issue's seven first, then the quality checks and the time split
 MANIFEST_COLUMNS = ("episode", "status", "frames", "views", "quality", "error", "path", "flags", "outside",
@@ -162,6 +164,10 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str], reader: st
     finished = {r["episode"]: r for r in _rows(dst, names)}  # rows of earlier runs
     for row in results:
         finished[row["episode"]] = row
+        if row["status"] == "failed":
+            _log.warning("episode %s failed: %s", row["episode"], row["error"])
+        elif row["status"] == "filtered":
+            _log.info("episode %s filtered: %s", row["episode"], row["flags"])
         bar.update(row)
         if on_row is not None:
             on_row(row)
