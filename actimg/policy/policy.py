@@ -37,6 +37,7 @@ class ChunkInfo:
         result: the full :class:`~actimg.DecodeResult` over the ``horizon + 1`` frames
             (frame 0 is the given current pose).
         index: how many chunks the policy had asked for before this one (since ``reset``).
+        images: ``(V, horizon + 1, H, W, 3)`` uint8, the action images the model drew.
     """
 
     actions: np.ndarray
@@ -45,6 +46,7 @@ class ChunkInfo:
     reasons: tuple[str | None, ...]
     result: DecodeResult
     index: int
+    images: np.ndarray
 
 
 def frame_problems(result: DecodeResult, min_confidence: float) -> list[str | None]:
@@ -260,7 +262,7 @@ class ActionImagePolicy:
         conf = np.nan_to_num(np.asarray(result.confidence, dtype=np.float64)[1:], nan=0.0)
         chunk = ChunkInfo(actions=np.asarray(result.actions[1:], dtype=np.float64), confidence=conf,
                           safe=np.array([r is None for r in reasons]), reasons=tuple(reasons), result=result,
-                          index=self._n_chunks)
+                          index=self._n_chunks, images=generated.actions)
         self._n_chunks += 1
         self.last_chunk = chunk
         return chunk
