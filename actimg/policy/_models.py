@@ -1,5 +1,4 @@
-"""The model interface used by the policy (actimg.models: Task, Generated, run_model)."""
-try:
-    from ..models import Generated, Task, run_model  # noqa: F401
-except ImportError:  # TEMPORARY until agent/models is merged
-    from ._standin_models import Generated, Task, run_model  # noqa: F401
+"""The model interface the policy uses (:mod:`actimg.models`)."""
+from ..models import BACKBONES, BackboneRules, Generated, Task, run_model
+
+__all__ = ["BACKBONES", "BackboneRules", "Generated", "Task", "run_model"]

@@ -13,7 +13,7 @@ import numpy as np
 from ..codec.decoder import DecodeResult, decode
 from ..codec.spec import PAPER, ActionImageSpec
 from ..geometry.camera import CameraRig
-from ._models import Task, run_model
+from ._models import BACKBONES, BackboneRules, Task, run_model
 from .observations import ParsedObservation, parse_observation
 
 __all__ = ["ActionImagePolicy", "ChunkInfo", "UnsafeActionError", "frame_problems"]
@@ -75,6 +75,27 @@ def frame_problems(result: DecodeResult, min_confidence: float) -> list[str | No
     return out
 
 
+def _check_frame_rule(model: Any, horizon: int) -> None:
+    """``horizon + 1`` must fit the backbone the model names (``model.backbone``: a name in
+    :data:`actimg.models.BACKBONES` or a :class:`~actimg.models.BackboneRules`; or
+    ``model.temporal_compression = c``): ``c k + 1`` frames."""
+    rules = getattr(model, "backbone", None)
+    name = None
+    if isinstance(rules, str) and rules in BACKBONES:
+        rules = BACKBONES[rules]
+    if isinstance(rules, BackboneRules):
+        c, name = rules.temporal_compression, rules.name
+    else:
+        c = getattr(model, "temporal_compression", None)
+    if c is None or isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c <= 1:
+        return
+    c = int(c)
+    if horizon % c:
+        lo = max(c, horizon // c * c)
+        raise ValueError(f"{name or 'the model'} needs {c}k+1 frames per segment (temporal_compression={c}); "
+                         f"horizon + 1 = {horizon + 1} does not fit: use horizon = {lo} or {(horizon // c + 1) * c}")
+
+
 class ActionImagePolicy:
     """A closed-loop robot policy from a video model that draws action images.
 
@@ -90,8 +111,10 @@ class ActionImagePolicy:
     image (as in the published layout); frames ``1..horizon`` are the future **absolute**
     poses, one per control step. The first :meth:`select_action` after a replan returns
     frame 1, the next one frame 2, and so on. ``horizon + 1`` must fit the backbone's frame
-    rule when the model names one (attribute ``temporal_compression = k``: ``horizon`` a
-    multiple of ``k``, e.g. ``8 -> 9 = 4k + 1`` frames for Wan).
+    rule when the model names one (attribute ``backbone``, a name in
+    :data:`actimg.models.BACKBONES` or :class:`~actimg.models.BackboneRules`, or
+    ``temporal_compression = c``): ``horizon`` a multiple of ``c``, e.g. ``8 -> 9 = 4k + 1``
+    frames for Wan).
 
     **Replanning.** ``replan_every=None`` asks the model again when the queue is empty
     (every ``horizon`` steps; LeRobot's ``n_action_steps = chunk_size``);
@@ -156,12 +179,7 @@ class ActionImagePolicy:
         if rig.n_frames is not None and rig.n_frames != horizon + 1:
             raise ValueError(f"a per-frame rig must have n_frames = horizon + 1 = {horizon + 1} "
                              f"(frame 0 is the current pose), got {rig.n_frames}")
-        tc = getattr(model, "temporal_compression", None)
-        if tc is not None and int(tc) > 1 and horizon % int(tc) != 0:
-            k = int(tc)
-            raise ValueError(f"the model's backbone takes {k}m + 1 frames (temporal_compression={k}); "
-                             f"horizon + 1 = {horizon + 1} does not fit: use horizon = "
-                             f"{max(k, horizon // k * k)} or {(horizon // k + 1) * k}")
+        _check_frame_rule(model, horizon)
         if cameras is not None:
             cameras = [str(c) for c in cameras]
             if len(cameras) != rig.n_views:
