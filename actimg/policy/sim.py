@@ -54,7 +54,7 @@ CAMERAS: dict[str, tuple[float, float, float]] = {
 LOOK_AT = (0.0, 0.0, 0.12)
 FOVY_DEG = 45.0
 CUBE_HALF = 0.02  # m
-STEP_M = 0.03  # expert's largest move per control step, m
+STEP_M = 0.02  # expert's largest move per control step, m
 YAW_STEP = 0.15  # rad per control step
 GRASP_RADIUS = 0.015  # m
 LIFT_SUCCESS = 0.08  # m above the table rest height
@@ -428,23 +428,25 @@ class SimEnv:
 
 # ---------------------------------------------------------------------- oracle
 def degrade(images: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
-    """What a video model might do to action images: noise, blur, JPEG, a ghost blob.
+    """What a video model might do to action images, at :mod:`actimg.corrupt`'s middle strengths.
 
-    ``(V, T, H, W, 3)`` uint8 in and out. At ``strength=1``: Gaussian noise sigma 0.04,
-    blur 1 px, JPEG quality 60, and in a random half of the frames a ghost blob (0.8 of the
-    true peak) in one channel of one view.
+    ``(V, T, H, W, 3)`` uint8 in and out. At ``strength=1``: blur of a quarter blob sigma
+    (``0.0125 * min(H, W)`` px), Gaussian noise sigma 0.08, JPEG quality 40, and in a random
+    half of the frames a ghost blob as bright as the true one in one channel of one view.
+    ``strength`` scales the blur, the noise and the JPEG loss (``quality = 100 - 60 * strength``).
     """
     from ..robust import corrupt
 
+    if strength <= 0:
+        return images.copy()
     seed = int(rng.integers(2**31))
-    x = corrupt.blur(images, sigma_px=1.0 * strength)
-    x = corrupt.gaussian_noise(x, sigma=0.04 * strength, seed=seed)
-    x = corrupt.jpeg(x, quality=int(round(100 - 40 * strength)))
-    T = images.shape[1]
-    frames = np.flatnonzero(rng.random(T) < 0.5)
-    if frames.size and strength > 0:
-        x = corrupt.ghost_blob(x, channel=int(rng.integers(3)), relative_brightness=0.8, frames=frames,
-                               seed=seed + 1)
+    H, W = images.shape[2:4]
+    x = corrupt.blur(images, sigma_px=0.0125 * min(H, W) * strength)
+    x = corrupt.gaussian_noise(x, sigma=0.08 * strength, seed=seed)
+    x = corrupt.jpeg(x, quality=int(round(100 - 60 * min(strength, 1.5))))
+    frames = np.flatnonzero(rng.random(images.shape[1]) < 0.5)
+    if frames.size:
+        x = corrupt.ghost_blob(x, channel=int(rng.integers(3)), relative_brightness=1.0, frames=frames, seed=seed + 1)
     return x
 
 
