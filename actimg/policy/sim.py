@@ -274,11 +274,12 @@ class SimEnv:
         max_steps: control steps per episode (default 30 for reach, 45 for pick).
         yaw_range: start and target/cube yaw drawn from ``[-yaw_range, yaw_range]`` rad.
         substeps: physics steps (4 ms) per control step.
+        fovy_deg: vertical field of view of every camera, degrees.
     """
 
     def __init__(self, task: str = "reach", height: int = 160, width: int = 160,
                  cameras: Sequence[str] = ("front", "left", "back_right"), max_steps: int | None = None,
-                 yaw_range: float = 0.6, substeps: int = 10) -> None:
+                 yaw_range: float = 0.6, substeps: int = 10, fovy_deg: float = FOVY_DEG) -> None:
         if task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {task!r}")
         unknown = [c for c in cameras if c not in CAMERAS]
@@ -294,7 +295,7 @@ class SimEnv:
         self.max_steps = int(max_steps if max_steps is not None else (30 if task == "reach" else 45))
         self.yaw_range = float(yaw_range)
         self.substeps = int(substeps)
-        self.model = mujoco.MjModel.from_xml_string(scene_xml({c: CAMERAS[c] for c in self.camera_names}))
+        self.model = mujoco.MjModel.from_xml_string(scene_xml({c: CAMERAS[c] for c in self.camera_names}, fovy_deg))
         self.data = mujoco.MjData(self.model)
         mujoco.mj_forward(self.model, self.data)
         self.height, self.width = int(height), int(width)
