@@ -78,11 +78,12 @@ def test_replan_every_executes_only_the_first_frames():
     model = LineModel()
     policy = ActionImagePolicy(model, RIG, horizon=4, replan_every=2)
     assert policy.n_action_steps == 2
-    frames = []
+    frames, queued = [], []
     for _ in range(6):
         policy.select_action(_obs())
         frames.append(policy.last_info["frame"])
-    assert frames == [1, 2, 1, 2, 1, 2]
+        queued.append(policy.n_queued)
+    assert frames == [1, 2, 1, 2, 1, 2] and queued == [1, 0, 1, 0, 1, 0]
     assert len(model.tasks) == 3
 
 
@@ -297,6 +298,9 @@ def test_label_actions_decodes_what_the_model_draws_for_a_video():
     assert res.actions.shape == (9, 7) and res.valid.all()
     assert np.abs(res.positions - truth[:, :3]).max() < 1e-3
     assert np.array_equal(res.openness, truth[:, 6])
+    label_actions(labeller, videos, RIG, pose=truth[0])  # the published mask: action frame 0 given
+    assert seen[-1].action_given[:, 0].all() and not seen[-1].action_given[:, 1:].any()
+    assert np.array_equal(seen[-1].actions[:, 0], actimg.encode(truth[:1], RIG)[:, 0])
 
 
 def test_label_actions_errors():

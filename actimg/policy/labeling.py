@@ -15,7 +15,7 @@ __all__ = ["label_actions"]
 
 
 def label_actions(model: Any, videos: np.ndarray, rig: CameraRig, instruction: str | None = None, *,
-                  spec: ActionImageSpec | None = None) -> DecodeResult:
+                  pose: np.ndarray | None = None, spec: ActionImageSpec | None = None) -> DecodeResult:
     """Actions for a multi-view robot video, read from the action images a model draws for it.
 
     The model gets a ``"video_to_action"`` task (every observation frame given, every
@@ -27,6 +27,8 @@ def label_actions(model: Any, videos: np.ndarray, rig: CameraRig, instruction: s
         videos: ``(V, T, H, W, 3)`` uint8 observation frames, views in rig order.
         rig: the cameras (static, or per-frame with ``T`` frames), ``H x W``.
         instruction: optional task text.
+        pose: optional ``(7,)`` pose at frame 0, given to the model as action frame 0 (the
+            published video-to-action mask); without it every action frame is generated.
         spec: the action-image format (default: the published one).
 
     Returns:
@@ -49,7 +51,7 @@ def label_actions(model: Any, videos: np.ndarray, rig: CameraRig, instruction: s
     if v.shape[2:4] != (rig.height, rig.width):
         raise ValueError(f"videos are {v.shape[2]}x{v.shape[3]} but the rig is for {rig.height}x{rig.width}")
     spec = spec or PAPER
-    task = Task.video_to_action(rig, v, instruction=instruction, spec=spec)
+    task = Task.video_to_action(rig, v, instruction=instruction, pose=pose, spec=spec)
     generated = run_model(model, task)
     if generated.actions is None:
         raise ValueError("the model returned no action images (video_to_action mode must generate actions)")

@@ -210,6 +210,11 @@ class ActionImagePolicy:
         self.last_info: dict[str, Any] = {}
         self.last_chunk: ChunkInfo | None = None
 
+    @property
+    def n_queued(self) -> int:
+        """Decoded actions waiting in the queue (0: the next :meth:`select_action` asks the model)."""
+        return len(self._queue)
+
     def parse(self, observation: Mapping[str, Any]) -> ParsedObservation:
         """The observation read as images, pose and instruction (see :mod:`.observations`)."""
         return parse_observation(observation, self.rig.n_views, self.rig.height, self.rig.width, self.cameras)

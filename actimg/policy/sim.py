@@ -532,8 +532,7 @@ def run_episode(env: SimEnv, policy: Any, seed: int, record: bool = False,
     last_images = obs["images"]
     calls0 = getattr(policy, "_n_chunks", 0)
     for _ in range(env.max_steps):
-        will_ask = not policy._queue
-        if not render_every_step and not will_ask:
+        if not render_every_step and policy.n_queued:
             obs = {**env.observation(render=False), "images": last_images}
         try:
             action = policy.select_action(obs)
@@ -557,7 +556,7 @@ def run_episode(env: SimEnv, policy: Any, seed: int, record: bool = False,
         ok = env.step(action)
         res.steps += 1
         poses.append(env.pose())
-        if record or render_every_step or not policy._queue or ok:
+        if record or render_every_step or not policy.n_queued or ok:
             obs = env.observation(render=True)
             last_images = obs["images"]
         else:
