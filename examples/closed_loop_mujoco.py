@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
           "| rot err median (deg) | rot err p90 (deg) | min confidence | raised | time (s) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['oracle']} | {r['task']} | {r['successes'] / r['episodes']:.2f} ({r['successes']}/{r['episodes']}) "
+        rate = f"{r['successes'] / r['episodes']:.2f} ({r['successes']}/{r['episodes']})"
+        print(f"| {r['oracle']} | {r['task']} | {rate} "
               f"| {r['steps']:.1f} | {r['holds']} | {r['calls']} | {r['pos_med']:.3f} | {r['pos_p90']:.3f} "
               f"| {r['rot_med']:.3f} | {r['rot_p90']:.3f} | {r['conf_min']:.2f} | {r['errors']} | {r['seconds']:.1f} |")
     if recorded is not None and args.video:

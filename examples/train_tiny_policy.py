@@ -296,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline-epochs", type=int, default=12,
                     help="epochs of the regression net (default: about the same training time as the action-image "
                          "net, whose decoder makes each epoch ~4x slower)")
-    ap.add_argument("--fovy", type=float, default=35.0, help="camera field of view (deg): the workspace fills the images")
+    ap.add_argument("--fovy", type=float, default=35.0,
+                    help="camera field of view (deg): the workspace fills the images")
     ap.add_argument("--eval-episodes", type=int, default=10)
     ap.add_argument("--min-confidence", type=float, default=0.0,
                     help="the policy's confidence floor for the learned model (its drawings decode to mm-level std "

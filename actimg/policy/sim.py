@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -155,8 +155,10 @@ def scene_xml(cameras: dict[str, tuple[float, float, float]] | None = None, fovy
     <light pos="-0.5 0.5 1.2" dir="0.4 -0.4 -1" diffuse=".3 .3 .3"/>
     <geom name="floor" type="plane" size="0.6 0.6 0.02" material="grid"/>
     <body name="gripper" mocap="true" pos="0 0 0.25">
-      <geom name="palm" type="box" pos="0 0 -0.045" size="0.012 0.05 0.01" rgba=".25 .25 .3 1" contype="0" conaffinity="0"/>
-      <geom name="wrist" type="cylinder" pos="0 0 -0.085" size="0.012 0.03" rgba=".45 .45 .5 1" contype="0" conaffinity="0"/>
+      <geom name="palm" type="box" pos="0 0 -0.045" size="0.012 0.05 0.01" rgba=".25 .25 .3 1"
+            contype="0" conaffinity="0"/>
+      <geom name="wrist" type="cylinder" pos="0 0 -0.085" size="0.012 0.03" rgba=".45 .45 .5 1"
+            contype="0" conaffinity="0"/>
       <body name="finger_l" pos="0 0 0">
         <joint name="finger_l" type="slide" axis="0 1 0" range="0 0.05"/>
         <geom type="box" pos="0 0 -0.012" size="0.008 0.004 0.03" rgba=".9 .9 .9 1" contype="0" conaffinity="0"/>
