@@ -33,14 +33,20 @@ def to_model_range(frames: np.ndarray, dtype: type = np.float32) -> np.ndarray:
     """
     x = np.asarray(frames)
     if x.dtype == np.uint8:
-        return (x.astype(dtype) * (2.0 / 255.0) - 1.0).astype(dtype, copy=False)
+        y = x.astype(dtype)
+        y *= 2.0 / 255.0
+        y -= 1.0
+        return y
     if not np.issubdtype(x.dtype, np.floating):
         raise TypeError(f"frames must be uint8 or float in [0, 1], got dtype {x.dtype}")
     _finite_float(x, "frames")
     if x.size and (x.min() < -1e-6 or x.max() > 1 + 1e-6):
         raise ValueError(f"float frames must be in [0, 1] (min {float(x.min()):g}, max {float(x.max()):g}); "
                          "are they already in the model range [-1, 1]?")
-    return (2.0 * x - 1.0).astype(dtype, copy=False)
+    y = x.astype(dtype)  # a copy
+    y *= 2.0
+    y -= 1.0
+    return y
 
 
 def from_model_range(frames: np.ndarray, dtype: type = np.uint8, clip: bool = True) -> np.ndarray:
@@ -87,7 +93,11 @@ def to_uint8(frames: np.ndarray, name: str = "frames") -> np.ndarray:
                          f"{tuple(int(i) for i in bad[0])})")
     lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
     if lo < -1e-3 or hi > 1 + 1e-3:
-        hint = " (they look like the model range [-1, 1]: use from_model_range)" if lo < -1e-3 and lo >= -1.001 else ""
+        hint = ""
+        if -1.001 <= lo < -1e-3 and hi <= 1.001:
+            hint = " (they look like the model range [-1, 1]: use from_model_range)"
+        elif lo >= 0 and 1.001 < hi <= 255.0:
+            hint = " (they look like 0..255: divide by 255, or cast to uint8)"
         raise ValueError(f"float {name} must be in [0, 1], got min {lo:g}, max {hi:g}{hint}")
     return np.rint(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
 

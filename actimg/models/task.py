@@ -122,6 +122,14 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _frozen_given(frames: np.ndarray, given: np.ndarray) -> np.ndarray:
+    """A read-only copy of ``(V, T, ...)`` frames with the frames not given zeroed."""
+    out = np.array(frames, copy=True)
+    out[~given] = 0
+    out.flags.writeable = False
+    return out
+
+
 def _check_uint8_views(x: object, name: str, shape: tuple[int, ...]) -> np.ndarray:
     a = np.asarray(x)
     if a.dtype != np.uint8:
@@ -180,6 +188,9 @@ class Task:
         spec: the action-image format the action frames use.
         pose: ``(7,)`` current end-effector action ``[x, y, z, rx, ry, rz, openness]``
             drawn as action frame 0, when known (else ``None``).
+        trajectory: ``(T, 7)`` actions the given action frames were drawn from
+            (``action_to_video`` built from actions), else ``None``: for models that
+            take action vectors rather than action images.
 
     Raises:
         ValueError / TypeError: naming the rule broken (shapes, dtypes, mode, masks that
@@ -198,6 +209,7 @@ class Task:
     instruction: str | None = None
     spec: ActionImageSpec = PAPER
     pose: np.ndarray | None = None
+    trajectory: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -231,6 +243,11 @@ class Task:
         pose = None
         if self.pose is not None:
             pose = as_float_array(self.pose, "pose", last=(7,), ndim=(1,))
+        traj = None
+        if self.trajectory is not None:
+            traj = as_float_array(self.trajectory, "trajectory", last=(7,), ndim=(2,))
+            if traj.shape[0] != T:
+                raise ValueError(f"trajectory must have shape (T={T}, 7), got {traj.shape}")
         want_o, want_a = _canonical_masks(self.mode, V, T, pose_given=bool(ag is not None and ag[:, 0].any()))
         if not np.array_equal(og, want_o):
             raise ValueError(f"observation_given is not the {self.mode} mode's mask (given frames per view: "
@@ -239,14 +256,13 @@ class Task:
             raise ValueError(f"action_given is not the {self.mode} mode's mask (given frames per view: "
                              f"{_frames(want_a)}, got {_frames(ag)})")
         # zeros where not given (a copy: the caller's arrays are never touched)
-        obs = np.where(og[:, :, None, None, None], obs, np.uint8(0))
-        object.__setattr__(self, "observations", _frozen(obs))
+        object.__setattr__(self, "observations", _frozen_given(obs, og))
         object.__setattr__(self, "observation_given", _frozen(og))
         if act is not None:
-            act = np.where(ag[:, :, None, None, None], act, np.uint8(0))
-            object.__setattr__(self, "actions", _frozen(act))
+            object.__setattr__(self, "actions", _frozen_given(act, ag))
             object.__setattr__(self, "action_given", _frozen(ag))
         object.__setattr__(self, "pose", None if pose is None else _frozen(pose))
+        object.__setattr__(self, "trajectory", None if traj is None else _frozen(traj))
         object.__setattr__(self, "n_frames", T)
         object.__setattr__(self, "height", H)
         object.__setattr__(self, "width", W)
@@ -310,6 +326,8 @@ class Task:
         return SegmentMasks(latent_mask(fm.observations, temporal_compression, strict),
                             None if fm.actions is None else latent_mask(fm.actions, temporal_compression, strict))
 
+    latent_mask = latent_masks  # the name TASK_API.md used
+
     def __repr__(self) -> str:
         return (f"Task({self.mode!r} [{self.published_name}], V={self.n_views}, T={self.n_frames}, "
                 f"{self.height}x{self.width}, instruction={self.instruction!r})")
@@ -342,11 +360,11 @@ class Task:
         spec = spec or PAPER
         obs1 = _first_frames(observation, rig)
         a = np.asarray(actions)
-        pose = None
+        pose = traj = None
         if a.ndim == 2:
-            poses = as_float_array(a, "actions", last=(7,), ndim=(2,))
-            imgs = encode(poses, rig, spec)
-            pose = poses[0]
+            traj = as_float_array(a, "actions", last=(7,), ndim=(2,))
+            imgs = encode(traj, rig, spec)
+            pose = traj[0]
         elif a.ndim == 5:
             imgs = a
         else:
@@ -354,7 +372,8 @@ class Task:
         T = imgs.shape[1]
         obs, og = _observation_segment(obs1, T)
         og_, ag = _canonical_masks("action_to_video", rig.n_views, T, True)
-        return cls("action_to_video", rig, T, rig.height, rig.width, obs, og, imgs, ag, instruction, spec, pose)
+        return cls("action_to_video", rig, T, rig.height, rig.width, obs, og, imgs, ag, instruction, spec, pose,
+                   traj)
 
     @classmethod
     def video_to_action(cls, rig: CameraRig, videos: np.ndarray, instruction: str | None = None,
