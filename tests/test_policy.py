@@ -378,3 +378,14 @@ def test_import_actimg_does_not_import_the_policy():
     code = "import sys, actimg.policy, actimg.policy.sim; print('mujoco' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+def test_lerobot_torch_tensors_are_read():
+    torch = pytest.importorskip("torch")
+    imgs = _images(5)
+    obs = {f"observation.images.{n}": torch.from_numpy(np.moveaxis(imgs[v], -1, 0)[None].astype(np.float32) / 255)
+           for v, n in enumerate(["a", "b", "c"])}
+    obs["observation.state"] = torch.from_numpy(POSE[None]).float()
+    obs["task"] = ["go"]
+    p = parse_observation(obs, 3, H, W, cameras=["a", "b", "c"])
+    assert np.array_equal(p.images, imgs) and np.allclose(p.pose, POSE, atol=1e-6) and p.instruction == "go"
