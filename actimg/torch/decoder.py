@@ -39,10 +39,12 @@ class TorchDecodeResult(NamedTuple):
         openness: ``(B, T)`` in [0, 1]: the blue background level over the spec's
             gripper floor (1 open, 0 closed on clean images; NaN if the floor is 0).
         points: ``(B, T, 3, 3)`` triangulated P, N, U, metres.
-        pixels: ``(B, V, T, 3, 2)`` fitted blob centres (u, v), pixel centres at integer
-            coordinates (the rig's convention).
-        weights: ``(B, V, T, 3)`` detection strengths: visible blob energy above the
-            threshold relative to a whole blob's (0: not seen); the triangulation weights.
+        pixels: ``(B, V, T, 3, 2)`` fitted blob centres (u, v) in the cameras' pixel
+            coordinates (as :func:`actimg.project_actions` gives them).
+        weights: ``(B, V, T, 3)`` detection strengths: inverse variance (px^-2, for unit
+            noise in ``log x`` per ``1 / x``) of each fitted centre, of order 1 for a
+            whole blob and ~0 for one not seen or seen too little to fix its centre;
+            times ``f^2 / depth^2`` they weight the triangulation.
         valid: ``(B, T)`` bool: each of P, N, U was seen in at least two views.
     """
 
@@ -86,29 +88,44 @@ def _fit_blobs(x: torch.Tensor, s: float, k: int, t0: torch.Tensor, ramp: float,
     phi = torch.stack([xic, eta, torch.ones_like(xic)], dim=-1)  # (P*P, 3)
     M = torch.einsum("ncp,pi,pj->ncij", w, phi, phi)
     rhs = torch.einsum("ncp,pi->nci", w * y, phi)
-    wsum = w.sum(dim=-1)
     eye = torch.eye(3, dtype=cdt, device=x.device)
-    M = M + (1e-12 * wsum + 1e-20)[..., None, None] * eye
-    sol = torch.linalg.solve(M, rhs[..., None])[..., 0]  # (N, 3, 3): mu, nu, A'
+    trace = M.diagonal(dim1=-2, dim2=-1).sum(dim=-1)
+    Minv = torch.linalg.inv(M + (1e-9 * trace + 1e-30)[..., None, None] * eye)
+    sol = (Minv @ rhs[..., None])[..., 0]  # (N, 3, 3): mu, nu (in sigmas), A'
     u = c0.to(cdt) + sol[..., 0] * s
     v = r0.to(cdt) + sol[..., 1] * s
-    strength = wsum / (math.pi * s * s)
+    # inverse variance of the centre in px^-2 for unit noise in log x / x (the fit's
+    # Fisher information): of order 1 for a whole blob, ~0 when the visible pixels do
+    # not fix both coordinates (a sliver of tail along the border)
+    strength = 1.0 / (s * s * (Minv[..., 0, 0] + Minv[..., 1, 1]))
     win_sum = (patch * insf).sum(dim=-1)
     win_n = insf.sum(dim=-1)
     return torch.stack([u, v], dim=-1), strength, torch.stack([win_sum, win_n], dim=-1)
 
 
-def _triangulate(K: torch.Tensor, c2w: torch.Tensor, uv: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """Weighted linear triangulation: ``K (B, V, Tc, 1, 3, 3)``, ``c2w (B, V, Tc, 1, 4, 4)``,
-    ``uv (B, V, T, 3, 2)`` camera pixels, ``w (B, V, T, 3)`` -> points ``(B, T, 3, 3)``."""
-    d = ray_directions(K, c2w, uv)  # (B, V, T, 3, 3)
-    o = c2w[..., :3, 3].expand_as(d)
+def _solve_rays(d: torch.Tensor, o: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Least-squares point of rays ``o + lam d`` weighted by ``w``: view axis 1."""
     eye = torch.eye(3, dtype=d.dtype, device=d.device)
     proj = eye - d[..., :, None] * d[..., None, :]  # (B, V, T, 3, 3, 3)
     A = (w[..., None, None] * proj).sum(dim=1)      # (B, T, 3, 3, 3)
     b = (w[..., None] * (proj @ o[..., None])[..., 0]).sum(dim=1)
-    A = A + (1e-12 * w.sum(dim=1) + 1e-20)[..., None, None] * eye
+    A = A + (1e-9 * w.sum(dim=1) + 1e-30)[..., None, None] * eye
     return torch.linalg.solve(A, b[..., None])[..., 0]
+
+
+def _triangulate(K: torch.Tensor, c2w: torch.Tensor, uv: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Weighted linear triangulation: ``K (B, V, Tc, 1, 3, 3)``, ``c2w (B, V, Tc, 1, 4, 4)``,
+    ``uv (B, V, T, 3, 2)`` camera pixels, ``w (B, V, T, 3)`` px^-2 -> points ``(B, T, 3, 3)``.
+
+    A pixel error ``e`` moves the ray by ``depth * e / f`` metres at the point, so each ray
+    is weighted by ``w f^2 / depth^2``: depths from a first solve with ``w f^2``.
+    """
+    d = ray_directions(K, c2w, uv)  # (B, V, T, 3, 3)
+    o = c2w[..., :3, 3].expand_as(d)
+    f2 = (K[..., 0, 0] * K[..., 1, 1]).expand_as(w)
+    X0 = _solve_rays(d, o, w * f2)
+    dist2 = (X0[:, None] - o).square().sum(dim=-1).clamp_min(1e-6)
+    return _solve_rays(d, o, w * f2 / dist2)
 
 
 def _normalize(a: torch.Tensor) -> torch.Tensor:
@@ -179,7 +196,7 @@ def decode(images: torch.Tensor, intrinsics: torch.Tensor, extrinsics: torch.Ten
         raise ValueError(f"images has T={T} frames but the per-frame cameras have T={cams.n_frames}")
     if validate:
         check_finite(x, "images")
-        mx, mn = float(x.max()), float(x.min())
+        mx, mn = float(x.detach().max()), float(x.detach().min())
         if mx > 1.5:
             raise ValueError(f"images must be in [0, 1] (max is {mx:g}); 0..255 data must be divided by 255")
         if mn < -0.5:
@@ -197,7 +214,8 @@ def decode(images: torch.Tensor, intrinsics: torch.Tensor, extrinsics: torch.Ten
     # triangulate P, N, U (camera pixel coordinates: + the spec's pixel offset)
     K = cams.K[:, :, :, None]
     E = cams.c2w[:, :, :, None]
-    pts = _triangulate(K, E, uv + spec.pixel_offset, strength)  # (B, T, 3, 3)
+    uv = uv + spec.pixel_offset
+    pts = _triangulate(K, E, uv, strength)  # (B, T, 3, 3)
     R = _triad_rotation(pts, spec)
 
     # openness: the mean blue level outside the U window, over the floor
@@ -208,7 +226,7 @@ def decode(images: torch.Tensor, intrinsics: torch.Tensor, extrinsics: torch.Ten
         openness = (bg.mean(dim=1) / floor).clamp(0.0, 1.0)
     else:
         openness = torch.full((B, T), float("nan"), dtype=cdt, device=x.device)
-    seen = (strength > 1e-3).sum(dim=1) >= 2  # (B, T, 3)
+    seen = (strength > 1e-3).sum(dim=1) >= 2  # (B, T, 3): two views fix the point
     odt = x.dtype
     return TorchDecodeResult(positions=pts[..., 0, :].to(odt), rotations=R.to(odt), openness=openness.to(odt),
                              points=pts.to(odt), pixels=uv.to(odt), weights=strength.to(odt),
