@@ -29,6 +29,9 @@ from ._geometry import SQRT_HALF, ray_directions
 
 __all__ = ["decode", "TorchDecodeResult"]
 
+#: reweighted passes of the blob fit after the first (weights from the fitted model)
+REFINE = 2
+
 
 class TorchDecodeResult(NamedTuple):
     """What :func:`decode` read, batched. ``B`` samples, ``V`` views, ``T`` frames.
@@ -61,8 +64,12 @@ def _fit_blobs(x: torch.Tensor, s: float, k: int, t0: torch.Tensor, ramp: float,
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Gaussian log-fit of each channel's blob.
 
-    ``x (N, H, W, 3)``; returns centres ``(N, 3, 2)`` (u, v in the image grid), strengths
-    ``(N, 3)`` and the window sums ``(N, 3)`` and pixel counts ``(N, 3)`` (for the background).
+    ``x (N, H, W, 3)``, base thresholds ``t0 (3,)``; returns centres ``(N, 3, 2)`` (u, v
+    in the image grid), strengths ``(N, 3)`` (px^-2) and the mean level outside each
+    window ``(N, 3)`` (the background).
+
+    The threshold of a channel is raised to ``mean + 3 std`` of the pixels outside its
+    window when that is higher (noise: only pixels clearly above it enter the fit).
     """
     N, H, W, _ = x.shape
     flat = x.permute(0, 3, 1, 2).reshape(N, 3, H * W)
@@ -79,28 +86,43 @@ def _fit_blobs(x: torch.Tensor, s: float, k: int, t0: torch.Tensor, ramp: float,
         inside = (vr[..., :, None] & vc[..., None, :]).reshape(N, 3, -1)
     patch = flat.gather(-1, gidx).to(cdt)  # (N, 3, P*P)
     insf = inside.to(cdt)
-    gate = ((patch - t0[..., None]) / ramp).clamp(0.0, 1.0) * insf
+    # background outside the window: mean and std from whole-image sums minus the window's
+    n_out = (H * W - insf.sum(dim=-1)).clamp_min(1.0)
+    s1 = flat.sum(dim=-1, dtype=cdt) - (patch * insf).sum(dim=-1)
+    s2 = flat.to(cdt).square().sum(dim=-1) - (patch.square() * insf).sum(dim=-1)
+    mean = s1 / n_out
+    std = (s2 / n_out - mean.square()).clamp_min(1e-12).sqrt()
+    t = torch.maximum(t0.to(cdt), mean + 3.0 * std)  # (N, 3)
+    gate = ((patch - t[..., None]) / ramp).clamp(0.0, 1.0) * insf
     w = gate * patch.square()
     xi = off.to(cdt) / s
     eta = xi[:, None].expand(-1, xi.shape[0]).reshape(-1)  # row offset per patch pixel
     xic = xi[None, :].expand(xi.shape[0], -1).reshape(-1)  # column offset
-    y = torch.log(patch.clamp_min(1e-30)) + 0.5 * (xic.square() + eta.square())
+    q = 0.5 * (xic.square() + eta.square())
+    # log x, floored at half the threshold: only pixels of a (noisy) blob enter the fit
+    y = torch.log(torch.maximum(patch, 0.5 * t[..., None])) + q
     phi = torch.stack([xic, eta, torch.ones_like(xic)], dim=-1)  # (P*P, 3)
-    M = torch.einsum("ncp,pi,pj->ncij", w, phi, phi)
-    rhs = torch.einsum("ncp,pi->nci", w * y, phi)
     eye = torch.eye(3, dtype=cdt, device=x.device)
-    trace = M.diagonal(dim1=-2, dim2=-1).sum(dim=-1)
-    Minv = torch.linalg.inv(M + (1e-9 * trace + 1e-30)[..., None, None] * eye)
-    sol = (Minv @ rhs[..., None])[..., 0]  # (N, 3, 3): mu, nu (in sigmas), A'
+    sol = Minv = None
+    for it in range(1 + REFINE):
+        if it:
+            # reweight with the fitted model instead of the data: the pixels a noisy image
+            # lifts above the threshold no longer bias the fit (clean images: the same fit)
+            model = torch.exp((sol[..., None, :] * phi).sum(dim=-1) - q).clamp(max=1.5)
+            gate = ((model - t[..., None]) / ramp).clamp(0.0, 1.0) * insf
+            w = gate * model.square()
+        M = torch.einsum("ncp,pi,pj->ncij", w, phi, phi)
+        rhs = torch.einsum("ncp,pi->nci", w * y, phi)
+        trace = M.diagonal(dim1=-2, dim2=-1).sum(dim=-1)
+        Minv = torch.linalg.inv(M + (1e-9 * trace + 1e-30)[..., None, None] * eye)
+        sol = (Minv @ rhs[..., None])[..., 0]  # (N, 3, 3): mu, nu (in sigmas), A'
     u = c0.to(cdt) + sol[..., 0] * s
     v = r0.to(cdt) + sol[..., 1] * s
     # inverse variance of the centre in px^-2 for unit noise in log x / x (the fit's
     # Fisher information): of order 1 for a whole blob, ~0 when the visible pixels do
     # not fix both coordinates (a sliver of tail along the border)
     strength = 1.0 / (s * s * (Minv[..., 0, 0] + Minv[..., 1, 1]))
-    win_sum = (patch * insf).sum(dim=-1)
-    win_n = insf.sum(dim=-1)
-    return torch.stack([u, v], dim=-1), strength, torch.stack([win_sum, win_n], dim=-1)
+    return torch.stack([u, v], dim=-1), strength, mean
 
 
 def _solve_rays(d: torch.Tensor, o: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -207,7 +229,7 @@ def decode(images: torch.Tensor, intrinsics: torch.Tensor, extrinsics: torch.Ten
     floor = spec.gripper_floor
     t0 = torch.tensor([threshold, threshold, floor + threshold], dtype=cdt, device=x.device)
     N = B * V * T
-    uv, strength, win = _fit_blobs(x.reshape(N, H, W, 3), s, k, t0[None].expand(N, 3), threshold, cdt)
+    uv, strength, background = _fit_blobs(x.reshape(N, H, W, 3), s, k, t0, threshold, cdt)
     uv = uv.reshape(B, V, T, 3, 2)
     strength = strength.reshape(B, V, T, 3)
 
@@ -219,9 +241,7 @@ def decode(images: torch.Tensor, intrinsics: torch.Tensor, extrinsics: torch.Ten
     R = _triad_rotation(pts, spec)
 
     # openness: the mean blue level outside the U window, over the floor
-    blue_sum = x[..., 2].sum(dim=(-1, -2), dtype=cdt).reshape(N)
-    out_n = (H * W - win[:, 2, 1]).clamp_min(1.0)
-    bg = ((blue_sum - win[:, 2, 0]) / out_n).reshape(B, V, T)
+    bg = background[:, 2].reshape(B, V, T)
     if floor > 0.0:
         openness = (bg.mean(dim=1) / floor).clamp(0.0, 1.0)
     else:
