@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from ..codec.spec import PAPER, ActionImageSpec
@@ -28,18 +29,11 @@ def check_spec(spec: ActionImageSpec | None) -> ActionImageSpec:
 
 
 def check_size(height: object, width: object) -> tuple[int, int]:
+    """Positive integer pixel counts (Python or numpy integers, not bools)."""
     for name, val in (("height", height), ("width", width)):
-        if isinstance(val, bool) or not isinstance(val, int) or val <= 0:
-            # numpy integers are accepted too
-            try:
-                import numpy as np
-
-                if isinstance(val, np.integer) and val > 0:
-                    continue
-            except ImportError:  # pragma: no cover
-                pass
+        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val <= 0:
             raise ValueError(f"{name} must be a positive integer number of pixels, got {val!r}")
-    return int(height), int(width)  # type: ignore[arg-type]
+    return int(height), int(width)  # type: ignore[call-overload]
 
 
 def check_tensor(x: object, name: str, shape_text: str, ndims: tuple[int, ...], last: tuple[int, ...] = ()

@@ -2,17 +2,23 @@
 
 Per image and channel (R = P, G = N, B = U) the blob is found by its hard argmax (a
 piecewise-constant choice, no gradient) and located by a weighted least-squares fit of
-the known Gaussian in a window around it: ``log x(c, r) = A - ((c - u)^2 + (r - v)^2) / (2 s^2)``
-is linear in ``(u, v, A)`` once ``(c^2 + r^2) / (2 s^2)`` is added to both sides, so the
-fit is one 3x3 solve per blob. Pixels enter with weight ``gate(x) x^2``: the gate is a
-ramp from 0 at ``threshold`` (above the gripper floor for B) to 1 at twice that, so the
-floor, the black background and the faint tails carry no weight and a blob cut by the
-image border is located as exactly as a whole one. On clean images the fit is exact up
-to float rounding. Each view's centre gives a ray; rays are triangulated by weighted
-linear least squares (``sum_v w_v (I - d_v d_v^T) (X - o_v) = 0``), weights from the
-visible blob energy. The rotation comes from the triangulated triad by a symmetric
-(SVD-free) orthonormalisation of ``N - P`` and ``U - P``; openness from the mean blue
-level outside the U window divided by the floor. Every step is differentiable in the
+the known Gaussian in a window around it (``window`` sigmas):
+``log x(c, r) = A - ((c - u)^2 + (r - v)^2) / (2 s^2)`` is linear in ``(u, v, A)`` once
+``(c^2 + r^2) / (2 s^2)`` is added to both sides, so the fit is one 3x3 solve per blob.
+Pixels enter with weight ``gate x^2``: the gate ramps from 0 at a threshold to 1 at the
+threshold plus ``threshold``; the threshold is ``threshold`` (R, G) or
+``gripper_floor + threshold`` (B), raised to the background's mean + 3 std (measured
+outside the window) on noisy images. So the floor, the black background and the faint
+tails carry no weight, and a blob cut by the image border is located as exactly as a
+whole one. Two more passes reweight with the fitted model instead of the data (gate and
+``x^2`` of the model), which removes the bias of selecting pixels that noise lifted
+above the threshold. On clean images every pass is exact up to float rounding.
+
+Each view's centre gives a ray; rays are triangulated by weighted linear least squares
+(``sum_v w_v (I - d_v d_v^T) (X - o_v) = 0``) with ``w_v`` the fit's inverse variance of
+the centre times ``f^2 / depth^2``. The rotation comes from the triangulated triad by a
+symmetric (SVD-free) orthonormalisation of ``N - P`` and ``U - P``; openness from the
+mean blue level outside the U window over the floor. Every step is differentiable in the
 images (and in the cameras).
 """
 
@@ -89,12 +95,13 @@ def _fit_blobs(x: torch.Tensor, s: float, k: int, t0: torch.Tensor, ramp: float,
     # background outside the window: mean and std from whole-image sums minus the window's
     n_out = (H * W - insf.sum(dim=-1)).clamp_min(1.0)
     s1 = flat.sum(dim=-1, dtype=cdt) - (patch * insf).sum(dim=-1)
-    s2 = flat.to(cdt).square().sum(dim=-1) - (patch.square() * insf).sum(dim=-1)
+    s2 = torch.linalg.vecdot(flat, flat).to(cdt) - (patch.square() * insf).sum(dim=-1)  # no image-sized copy
     mean = s1 / n_out
     std = (s2 / n_out - mean.square()).clamp_min(1e-12).sqrt()
     t = torch.maximum(t0.to(cdt), mean + 3.0 * std)  # (N, 3)
     gate = ((patch - t[..., None]) / ramp).clamp(0.0, 1.0) * insf
     w = gate * patch.square()
+    support = ((patch - t0.to(cdt)[:, None]) / ramp).clamp(0.0, 1.0) * insf
     xi = off.to(cdt) / s
     eta = xi[:, None].expand(-1, xi.shape[0]).reshape(-1)  # row offset per patch pixel
     xic = xi[None, :].expand(xi.shape[0], -1).reshape(-1)  # column offset
@@ -108,8 +115,10 @@ def _fit_blobs(x: torch.Tensor, s: float, k: int, t0: torch.Tensor, ramp: float,
         if it:
             # reweight with the fitted model instead of the data: the pixels a noisy image
             # lifts above the threshold no longer bias the fit (clean images: the same fit)
+            # (pixels must still be above the base threshold: a fit without data has no
+            # model to trust)
             model = torch.exp((sol[..., None, :] * phi).sum(dim=-1) - q).clamp(max=1.5)
-            gate = ((model - t[..., None]) / ramp).clamp(0.0, 1.0) * insf
+            gate = ((model - t[..., None]) / ramp).clamp(0.0, 1.0) * support
             w = gate * model.square()
         M = torch.einsum("ncp,pi,pj->ncij", w, phi, phi)
         rhs = torch.einsum("ncp,pi->nci", w * y, phi)
@@ -209,7 +218,7 @@ def decode(images: torch.Tensor, intrinsics: torch.Tensor, extrinsics: torch.Ten
     if not (isinstance(threshold, (int, float)) and 0.0 < threshold < 0.5):
         raise ValueError(f"threshold must be in (0, 0.5), got {threshold!r}")
     B, V, T, H, W, _ = x.shape
-    cdt = compute_dtype(x.device) if x.dtype != torch.float32 or x.device.type != "mps" else torch.float32
+    cdt = compute_dtype(x.device)
     cams = check_cameras(intrinsics, extrinsics, validate, cdt, batch=B, views=V)
     if cams.K.device != x.device:
         raise ValueError(f"all tensors must be on the same device, got images on {x.device} "
