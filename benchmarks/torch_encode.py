@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> None:
     gb = B * V * T * S * S * 3 * 4 / 1e9
     print(f"batch {B} x {V} views x {T} frames x {S}x{S} -> {gb:.2f} GB float32; device {dev}; "
           f"torch {torch.__version__}, {torch.get_num_threads()} torch threads; numba threads "
-          f"{os.environ.get('NUMBA_NUM_THREADS', 'default')}; {os.cpu_count()} CPUs; {platform.processor() or platform.machine()}")
+          f"{os.environ.get('NUMBA_NUM_THREADS', 'default')}; {os.cpu_count()} CPUs; "
+          f"{platform.processor() or platform.machine()}")
     for name, ts in times.items():
         print(f"  {name:40s} median {statistics.median(ts):8.3f} s   (min {min(ts):.3f}, reps {len(ts)})")
     print(f"  max |torch - numpy| = {err:.3g}")

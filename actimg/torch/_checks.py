@@ -132,7 +132,8 @@ def check_cameras(intrinsics: object, extrinsics: object, validate: bool, dtype:
         if bool(bad.any()):
             idx = tuple(int(i) for i in torch.nonzero(bad)[0])
             d = float(det[idx])
-            what = "a reflection (det -1)" if d < 0 else f"not a rotation (|R^T R - I| = {float(err[idx]):.3g}, det = {d:.6g})"
+            what = ("a reflection (det -1)" if d < 0
+                    else f"not a rotation (|R^T R - I| = {float(err[idx]):.3g}, det = {d:.6g})")
             raise ValueError(f"extrinsics (cam2world) of {_where(idx, pe)} has a rotation block that is {what}; "
                              "world2cam matrices must be inverted first")
     K = K.to(dtype)

@@ -120,8 +120,9 @@ def _fit_blobs(x: torch.Tensor, s: float, k: int, t0: torch.Tensor, ramp: float,
             model = torch.exp((sol[..., None, :] * phi).sum(dim=-1) - q).clamp(max=1.5)
             gate = ((model - t[..., None]) / ramp).clamp(0.0, 1.0) * support
             w = gate * model.square()
-        M = torch.einsum("ncp,pi,pj->ncij", w, phi, phi)
-        rhs = torch.einsum("ncp,pi->nci", w * y, phi)
+        wphi = (w[..., None] * phi).transpose(-1, -2)  # (N, 3, 3, P*P)
+        M = wphi @ phi
+        rhs = (wphi @ y[..., None])[..., 0]
         trace = M.diagonal(dim1=-2, dim2=-1).sum(dim=-1)
         Minv = torch.linalg.inv(M + (1e-9 * trace + 1e-30)[..., None, None] * eye)
         sol = (Minv @ rhs[..., None])[..., 0]  # (N, 3, 3): mu, nu (in sigmas), A'
@@ -226,8 +227,10 @@ def decode(images: torch.Tensor, intrinsics: torch.Tensor, extrinsics: torch.Ten
     if cams.n_frames is not None and cams.n_frames != T:
         raise ValueError(f"images has T={T} frames but the per-frame cameras have T={cams.n_frames}")
     if validate:
-        check_finite(x, "images")
-        mx, mn = float(x.detach().max()), float(x.detach().min())
+        lo, hi = torch.aminmax(x.detach())  # one pass; NaN propagates, inf is out of range
+        mn, mx = float(lo), float(hi)
+        if math.isnan(mn) or math.isnan(mx):
+            check_finite(x, "images")  # names the first NaN
         if mx > 1.5:
             raise ValueError(f"images must be in [0, 1] (max is {mx:g}); 0..255 data must be divided by 255")
         if mn < -0.5:
