@@ -135,9 +135,12 @@ def test_decode_unseen_point_is_not_valid():
     img = actimg.encode(actions, rig, dtype=np.float32)
     img[1, 1, ..., 0] = 0.0  # P of frame 1 erased from view 1: one view left
     K, E = _cams(rig, "cpu")
-    res = at.decode(torch.as_tensor(img)[None], K, E)
+    x = torch.as_tensor(img, dtype=torch.float64)[None].requires_grad_(True)
+    res = at.decode(x, K, E)
     assert res.valid.tolist() == [[True, False]]
     assert float(res.weights[0, 1, 1, 0]) < 1e-9
+    (res.positions.sum() + res.rotations.sum() + res.openness.sum()).backward()
+    assert bool(torch.isfinite(x.grad).all())  # an empty channel gives no NaN gradient
 
 
 def test_decode_blob_outside_one_view():

@@ -78,9 +78,9 @@ def _fit_blobs(x: torch.Tensor, s: float, k: int, t0: torch.Tensor, ramp: float,
     window when that is higher (noise: only pixels clearly above it enter the fit).
     """
     N, H, W, _ = x.shape
-    flat = x.permute(0, 3, 1, 2).reshape(N, 3, H * W)
+    pix = x.reshape(N, H * W, 3)  # channel-last, as given: no transposed copy of the images
     with torch.no_grad():
-        idx = flat.argmax(dim=-1)  # (N, 3): the hard peak
+        idx = pix.argmax(dim=1)  # (N, 3): the hard peak of each channel
         r0 = torch.div(idx, W, rounding_mode="floor")
         c0 = idx - r0 * W
         off = torch.arange(-k, k + 1, device=x.device)
@@ -90,12 +90,14 @@ def _fit_blobs(x: torch.Tensor, s: float, k: int, t0: torch.Tensor, ramp: float,
         vc = (cc >= 0) & (cc < W)
         gidx = (rr.clamp(0, H - 1)[..., :, None] * W + cc.clamp(0, W - 1)[..., None, :]).reshape(N, 3, -1)
         inside = (vr[..., :, None] & vc[..., None, :]).reshape(N, 3, -1)
-    patch = flat.gather(-1, gidx).to(cdt)  # (N, 3, P*P)
+        chan = torch.arange(3, device=x.device)[None, :, None]
+        gidx = (gidx * 3 + chan).reshape(N, -1)  # into the (H * W * 3) pixels of an image
+    patch = pix.reshape(N, H * W * 3).gather(-1, gidx).reshape(N, 3, -1).to(cdt)  # (N, 3, P*P)
     insf = inside.to(cdt)
     # background outside the window: mean and std from whole-image sums minus the window's
     n_out = (H * W - insf.sum(dim=-1)).clamp_min(1.0)
-    s1 = flat.sum(dim=-1, dtype=cdt) - (patch * insf).sum(dim=-1)
-    s2 = torch.linalg.vecdot(flat, flat).to(cdt) - (patch.square() * insf).sum(dim=-1)  # no image-sized copy
+    s1 = pix.sum(dim=1, dtype=cdt) - (patch * insf).sum(dim=-1)
+    s2 = torch.linalg.vector_norm(pix, dim=1).to(cdt).square() - (patch.square() * insf).sum(dim=-1)
     mean = s1 / n_out
     std = (s2 / n_out - mean.square()).clamp_min(1e-12).sqrt()
     t = torch.maximum(t0.to(cdt), mean + 3.0 * std)  # (N, 3)
