@@ -138,7 +138,7 @@ def test_decode_unseen_point_is_not_valid():
     x = torch.as_tensor(img, dtype=torch.float64)[None].requires_grad_(True)
     res = at.decode(x, K, E)
     assert res.valid.tolist() == [[True, False]]
-    assert float(res.weights[0, 1, 1, 0]) < 1e-9
+    assert float(res.weights[0, 1, 1, 0].detach()) < 1e-9
     (res.positions.sum() + res.rotations.sum() + res.openness.sum()).backward()
     assert bool(torch.isfinite(x.grad).all())  # an empty channel gives no NaN gradient
 
