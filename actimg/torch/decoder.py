@@ -96,7 +96,8 @@ def _fit_blobs(x: torch.Tensor, s: float, k: int, t0: torch.Tensor, ramp: float,
     insf = inside.to(cdt)
     # background outside the window: mean and std from whole-image sums minus the window's
     n_out = (H * W - insf.sum(dim=-1)).clamp_min(1.0)
-    s1 = pix.sum(dim=1, dtype=cdt) - (patch * insf).sum(dim=-1)
+    ones = torch.ones((1, H * W), dtype=x.dtype, device=x.device)
+    s1 = (ones @ pix)[:, 0].to(cdt) - (patch * insf).sum(dim=-1)  # a matmul: no cast copy of the images
     s2 = torch.linalg.vector_norm(pix, dim=1).to(cdt).square() - (patch.square() * insf).sum(dim=-1)
     mean = s1 / n_out
     std = (s2 / n_out - mean.square()).clamp_min(1e-12).sqrt()
@@ -119,7 +120,7 @@ def _fit_blobs(x: torch.Tensor, s: float, k: int, t0: torch.Tensor, ramp: float,
             # lifts above the threshold no longer bias the fit (clean images: the same fit)
             # (pixels must still be above the base threshold: a fit without data has no
             # model to trust)
-            model = torch.exp((sol[..., None, :] * phi).sum(dim=-1) - q).clamp(max=1.5)
+            model = torch.exp((phi @ sol[..., None])[..., 0] - q).clamp(max=1.5)
             gate = ((model - t[..., None]) / ramp).clamp(0.0, 1.0) * support
             w = gate * model.square()
         wphi = (w[..., None] * phi).transpose(-1, -2)  # (N, 3, 3, P*P)
