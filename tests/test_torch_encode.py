@@ -161,6 +161,8 @@ def test_encode_error_types():
         at.encode(a, K.numpy(), E, 32, 32)
     with pytest.raises(TypeError, match="spec must be"):
         at.encode(a, K, E, 32, 32, spec="paper")
+    with pytest.raises(ValueError, match="float32 format only"):
+        at.encode(a, K, E, 32, 32, spec=ActionImageSpec(precision="bfloat16"))
 
 
 def test_encode_error_shapes():

@@ -93,11 +93,15 @@ def encode(actions: torch.Tensor, intrinsics: torch.Tensor, extrinsics: torch.Te
 
     Raises:
         TypeError: non-tensor or non-floating inputs, a spec that is not an ActionImageSpec.
-        ValueError: wrong shapes, batch/view/frame counts that differ, tensors on different
+        ValueError: a spec with ``precision="bfloat16"`` (use :func:`actimg.encode`),
+            wrong shapes, batch/view/frame counts that differ, tensors on different
             devices, non-finite values, a non-pinhole ``K``, non-rigid extrinsics, or (with
             ``validate``) a frame whose P, N, U are behind every camera.
     """
     spec = check_spec(spec)
+    if spec.precision != "float32":
+        raise ValueError(f"actimg.torch.encode renders the float32 format only, got spec.precision="
+                         f"{spec.precision!r}; the bfloat16 emulation is actimg.encode(actions, rig, spec)")
     H, W = check_size(height, width)
     with torch.no_grad():
         a, uv, depth = _points_and_pixels(actions, intrinsics, extrinsics, spec, validate)
