@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ..codec.spec import PAPER, ActionImageSpec
+from ..codec.spec import ActionImageSpec, resolve_spec
 
 #: tolerance of ``|R^T R - I|`` and ``|det R - 1|`` for cam2world rotations, by input dtype
 #: (the numpy rig uses 1e-6 on float64; float32 matrices carry ~1e-7 rounding)
@@ -20,12 +20,9 @@ def compute_dtype(device: torch.device) -> torch.dtype:
     return torch.float32 if device.type == "mps" else torch.float64
 
 
-def check_spec(spec: ActionImageSpec | None) -> ActionImageSpec:
-    if spec is None:
-        return PAPER
-    if not isinstance(spec, ActionImageSpec):
-        raise TypeError(f"spec must be an actimg.ActionImageSpec or None, got {type(spec).__name__}")
-    return spec
+def check_spec(spec: ActionImageSpec | str | None) -> ActionImageSpec:
+    """The spec, as :func:`actimg.encode` reads it (None, a spec, or a name such as ``"paper"``)."""
+    return resolve_spec(spec)
 
 
 def check_size(height: object, width: object) -> tuple[int, int]:

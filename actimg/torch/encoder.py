@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
+from ..codec.encoder import BlankImagesWarning
 from ..codec.spec import ActionImageSpec
 from ._checks import check_cameras, check_finite, check_size, check_spec, check_tensor, compute_dtype
 from ._geometry import euler_matrices, project
@@ -70,10 +73,11 @@ def encode(actions: torch.Tensor, intrinsics: torch.Tensor, extrinsics: torch.Te
             intrinsics ``K = [[fx, s, cx], [0, fy, cy], [0, 0, 1]]``.
         extrinsics: ``(B, V, 4, 4)`` or ``(B, V, T, 4, 4)`` OpenCV ``cam2world`` (metres).
         height, width: image size ``H x W`` in pixels.
-        spec: the format (default :data:`actimg.codec.spec.PAPER`, the published one).
+        spec: the format (default :data:`actimg.codec.spec.PAPER`, the published one;
+            a name such as ``"paper"`` is read as :func:`actimg.encode` reads it).
         validate: check values as :class:`actimg.CameraRig` and :func:`actimg.encode` do
             (pinhole ``K``, rigid extrinsics, finite actions, a frame not wholly behind every
-            camera). It synchronises with the device; pass ``False`` inside a hot loop
+            camera; a ``BlankImagesWarning`` when no point lands near any view). It synchronises with the device; pass ``False`` inside a hot loop
             once the inputs are known to be good. Shapes and dtypes are always checked.
 
     Returns:
@@ -118,6 +122,14 @@ def encode(actions: torch.Tensor, intrinsics: torch.Tensor, extrinsics: torch.Te
                                  f"{V} views); are the extrinsics camera-to-world with OpenCV axes?")
         uv = torch.where(draw[..., None], uv, torch.zeros((), dtype=cdt, device=dev)) - spec.pixel_offset
         s = spec.sigma_px(H, W)
+        if validate:  # as actimg.encode: no blob within 3 sigma of any image is a convention error
+            r = 3.0 * s
+            u, v = uv[..., 0], uv[..., 1]
+            near = draw & (u > -r) & (u < W - 1 + r) & (v > -r) & (v < H - 1 + r)
+            if not bool(near.any()):
+                warnings.warn("no point of any frame projects into any view: every action image is blank. "
+                              "Likely cause: world2cam extrinsics passed as cam2world, OpenGL camera axes, "
+                              "or units (mm vs m)", BlankImagesWarning, stacklevel=2)
         two_s2 = 2.0 * s * s
         drawf = draw.to(cdt)
         cols = torch.arange(W, dtype=cdt, device=dev)
