@@ -8,6 +8,7 @@ import numpy as np
 
 from . import _decode_kernels as _k
 from .._parallel import run_chunks
+from .._validate import kernel_input
 from ..geometry._rotation_kernels import euler_code
 from ..geometry.camera import CameraRig, _frame_cameras
 from ..geometry.rotations import matrix_to_euler
@@ -81,7 +82,7 @@ def _check_images(images: object, rig: CameraRig) -> tuple[np.ndarray, float]:
         images = np.asarray(images)
     if images.dtype == np.uint8:
         scale = 1.0 / 255.0
-    elif images.dtype in (np.float32, np.float64):
+    elif images.dtype.kind == "f" and images.dtype.itemsize in (4, 8):  # either byte order
         scale = 1.0
     else:
         raise TypeError(f"images must be uint8 (0..255) or float32/float64 (0..1), got dtype {images.dtype}")
@@ -108,6 +109,13 @@ def _check_images(images: object, rig: CameraRig) -> tuple[np.ndarray, float]:
             raise ValueError(f"float images must be in [0, 1] (min is {mn:g}); a video model's [-1, 1] output "
                              "must be mapped with (x + 1) / 2 first")
     return np.ascontiguousarray(images), scale
+
+
+def _kernel_images(imgs: np.ndarray) -> np.ndarray:
+    """Images as the kernels take them: uint8 stays uint8, float images become float32
+    (float64 adds nothing a decode can use), C-contiguous, native byte order, read-only
+    (:func:`kernel_input`): one compiled signature per kernel for every input variant."""
+    return kernel_input(imgs, np.uint8 if imgs.dtype == np.uint8 else np.float32)
 
 
 def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = None, *,
@@ -142,6 +150,7 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
         return _decode_published(imgs, rig, spec, **published_options)
     if published_options:
         raise TypeError(f"unexpected options for method='actimg': {sorted(published_options)}")
+    imgs = _kernel_images(imgs)
     V, T, H, W, _ = imgs.shape
     s = spec.sigma_px(H, W)
     N = V * T
@@ -168,13 +177,14 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     bgs = bgs.reshape(V, T, 3)
 
     Ks, W2C, C2W = _frame_cameras(rig, T)
-    model = spec.tool_points  # (3, 3) float64, contiguous
+    model = kernel_input(spec.tool_points)  # (3, 3) float64
     off = spec.pixel_offset
     if off:
         # work in the image grid: shift the principal point by the pixel origin
         Ks = Ks.copy()
         Ks[..., 0, 2] -= off
         Ks[..., 1, 2] -= off
+        Ks = kernel_input(Ks)
     # per frame: match the detections across views (ray sampling), triangulate P, N,
     # U (dropping a view that disagrees with the others), fit the rigid triad
     uv_f = np.empty((T, V, 3, 2))

@@ -8,7 +8,7 @@ from . import _buffers
 from . import _encode_kernels as _k
 from .._parallel import run_from_both_ends
 from ..geometry._rotation_kernels import euler_code
-from .._validate import as_float_array
+from .._validate import as_float_array, kernel_input
 from ..geometry.camera import CameraRig, _frame_cameras
 from .spec import PAPER, ActionImageSpec
 
@@ -45,7 +45,8 @@ def project_actions(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec |
     depth = np.empty((V, T, 3))
     # one numba pass (scipy's Euler matrices and rig.project's pinhole, to rounding):
     # this is most of encode's own time on small batches
-    _k.project_actions_many(np.ascontiguousarray(a), euler_code(spec.euler), spec.tool_points, Ks, W2C, pix, depth)
+    _k.project_actions_many(kernel_input(a), kernel_input(euler_code(spec.euler)), kernel_input(spec.tool_points),
+                            Ks, W2C, pix, depth)
     return pix, depth
 
 
@@ -92,8 +93,9 @@ def encode(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = N
     opened = np.empty((V, T), np.bool_)
     order = np.empty(V * T, np.int64)
     skip = spec.behind_camera == "skip"
-    first = _k.encode_inputs(np.ascontiguousarray(a), euler_code(spec.euler), spec.tool_points, Ks, W2C,
-                             spec.pixel_offset, skip, spec.gripper_threshold, uv, draw, opened, order)
+    first = _k.encode_inputs(kernel_input(a), kernel_input(euler_code(spec.euler)), kernel_input(spec.tool_points),
+                             Ks, W2C, float(spec.pixel_offset), skip, float(spec.gripper_threshold), uv, draw, opened,
+                             order)
     # a frame whose three points are all behind every camera cannot be drawn at all:
     # almost always a convention error (world2cam given as cam2world, OpenGL axes)
     if skip and first >= 0:
