@@ -1,4 +1,4 @@
-"""Compile (or load from numba's cache) every kernel once; the note printed while that happens.
+"""Compile (or load from numba's cache) every kernel once: :func:`warmup`.
 
 Kernels are compiled lazily, on the first call that needs them, and cached on disk
 (``cache=True``: in ``__pycache__`` next to the sources, or under ``NUMBA_CACHE_DIR``,
@@ -6,54 +6,19 @@ or numba's per-user cache directory when the package directory is read-only). Th
 canonicalises its inputs (``actimg._validate.kernel_input``: C-contiguous, native byte
 order, read-only; float64 images become float32) so that one compiled signature per
 kernel and image dtype serves every input variant, and :func:`warmup` compiles exactly
-those signatures.
+those signatures, in parallel processes when several are missing
+(:func:`actimg._compile.prepare`).
 """
 
 from __future__ import annotations
 
-import os
-import sys
-import threading
 import time
 
 import numpy as np
-from numba.core import event as _event
+
+from ._compile import COMPILE_NOTE, UNITS, prepare
 
 __all__ = ["warmup", "COMPILE_NOTE"]
-
-#: printed on stderr (once per process) when a kernel is compiled rather than loaded
-#: from numba's cache; ``ACTIMG_COMPILE_NOTE=0`` silences it
-COMPILE_NOTE = ("actimg: compiling kernels once, cached for next time "
-                "(a few seconds to a minute; actimg.warmup() does it ahead) ...")
-
-_noted = threading.Event()
-
-
-class _CompileNote(_event.Listener):
-    """Writes :data:`COMPILE_NOTE` at the start of the first compile of an actimg kernel.
-
-    numba fires ``numba:compile`` only on a real compile (a cache miss), never when a
-    kernel is loaded from its on-disk cache, so a cached call prints nothing."""
-
-    def on_start(self, event: _event.Event) -> None:
-        if _noted.is_set():
-            return
-        disp = (event.data or {}).get("dispatcher")
-        module = getattr(getattr(disp, "py_func", None), "__module__", "") or ""
-        if not module.startswith("actimg."):
-            return
-        _noted.set()
-        if os.environ.get("ACTIMG_COMPILE_NOTE", "1") != "0":
-            try:
-                print(COMPILE_NOTE, file=sys.stderr, flush=True)
-            except Exception:  # pragma: no cover - a closed stderr must not break a compile
-                pass
-
-    def on_end(self, event: _event.Event) -> None:
-        pass
-
-
-_event.register("numba:compile", _CompileNote())
 
 
 def _warm_calls() -> None:
@@ -91,5 +56,6 @@ def warmup() -> float:
     cameras. A warm cache makes this fast; returns the seconds it took.
     """
     t0 = time.perf_counter()
+    prepare(list(UNITS))  # in parallel processes where the cache is cold
     _warm_calls()
     return time.perf_counter() - t0

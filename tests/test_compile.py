@@ -20,7 +20,7 @@ from numba.core import event
 
 import actimg
 from actimg import CameraRig
-from actimg._warmup import COMPILE_NOTE
+from actimg._compile import COMPILE_NOTE
 from actimg.scenes import default_scene
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,3 +149,48 @@ def test_compile_note_only_when_compiling(tmp_path):
                                                               "ACTIMG_COMPILE_NOTE": "0"},
                            cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert quiet.returncode == 0 and "actimg: compiling" not in quiet.stderr, quiet.stderr
+
+
+def test_units_name_the_signatures_the_api_compiles(warm):
+    # actimg._compile.UNITS compiles kernels ahead (in parallel processes) by argument
+    # types; they must be exactly the ones the API passes, or the ahead work is wasted
+    from actimg import _compile, _warmup
+
+    _compile._compile_units(list(_compile.UNITS))
+    disps = {id(d): d for name in _compile.UNITS for d, _ in _compile.UNITS[name][0]()}
+    before = {i: set(d.overloads) for i, d in disps.items()}
+    _warmup._warm_calls()
+    new = {d.py_func.__name__: set(d.overloads) - before[i] for i, d in disps.items()}
+    assert not any(new.values()), new
+
+
+def test_prepare_compiles_in_a_child_process(tmp_path):
+    # a cold cache: one unit compiles here, the other in a child process that fills the
+    # cache; this process then loads it (no compile event for it here); a second
+    # process finds both in the cache
+    code = """if True:
+        import json
+        from numba.core import event
+        seen = []
+        class L(event.Listener):
+            def on_start(self, e): seen.append(e.data["dispatcher"].py_func.__name__)
+            def on_end(self, e): pass
+        event.register("numba:compile", L())
+        from actimg import _compile
+        _compile.prepare(["project", "triangulate"])
+        ok = all(_compile._sig(a) in d.overloads for n in ("project", "triangulate") for d, a in _compile.UNITS[n][0]())
+        print(json.dumps({"seen": sorted(set(seen)), "ok": ok}))
+    """
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "ACTIMG_COMPILE_PROCESSES": "2"}
+    import json
+
+    runs = []
+    for _ in range(2):
+        r = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
+                           timeout=600)
+        assert r.returncode == 0, r.stderr
+        runs.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    first, second = runs
+    assert first["ok"] and second["ok"]
+    assert "triangulate_many" in first["seen"] and "project_actions_many" not in first["seen"], first
+    assert second["seen"] == [], second

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _decode_kernels as _k
+from .._compile import prepare
 from .._parallel import run_chunks
 from .._validate import kernel_input
 from ..geometry._rotation_kernels import euler_code
@@ -151,6 +152,8 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     if published_options:
         raise TypeError(f"unexpected options for method='actimg': {sorted(published_options)}")
     imgs = _kernel_images(imgs)
+    u8 = imgs.dtype == np.uint8
+    prepare(("detect_u8" if u8 else "detect_f32", "frames" if u8 else "frames_f32", "finish"))
     V, T, H, W, _ = imgs.shape
     s = spec.sigma_px(H, W)
     N = V * T
@@ -158,6 +161,7 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     cand_uv = np.empty((N, 3, K_, 2))
     cand_w = np.empty((N, 3, K_))
     cand_amp = np.empty((N, 3, K_))
+    cand_rms = np.empty((N, 3, K_))
     bgs = np.empty((N, 3))
     # scan blocks: sigma wide, twice as tall, of which two rows (sigma apart) are read:
     # enough to find a blob (the fit then recentres its window), at a fraction of the
@@ -170,8 +174,14 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     hi = (1.0 - 0.5 / 255.0) if scale < 1.0 else 1.0 - 1e-6
     # fit on every pixel only when blobs are small
     fit_step = max(1, int(round(s / 9)))
-    run_chunks(_k.detect_many, N, imgs.reshape(N, H, W, 3), scale, float(s), bh, bw, rstep, acc_dtype, fit_step,
-               hi, cand_uv, cand_w, cand_amp, bgs, min_items=1)
+    flat = imgs.reshape(N, H, W, 3)
+    run_chunks(_k.detect_many, N, flat, scale, float(s), bh, bw, rstep, acc_dtype, fit_step,
+               hi, cand_uv, cand_w, cand_amp, cand_rms, bgs, min_items=1)
+    noisy = (cand_rms > _k.NOISY_RMS).any(axis=(1, 2))
+    if noisy.any():  # images that are not clean: intensity refits (compiled only when needed)
+        prepare(("noisy_u8" if u8 else "noisy_f32",))
+        run_chunks(_k.refine_noisy, N, flat, scale, float(s), hi, cand_uv, cand_w, cand_amp, cand_rms, bgs,
+                   min_items=1)
     cand_uv = cand_uv.reshape(V, T, 3, K_, 2)
     cand_w = cand_w.reshape(V, T, 3, K_)
     bgs = bgs.reshape(V, T, 3)

@@ -6,6 +6,7 @@ import numpy as np
 
 from . import _buffers
 from . import _encode_kernels as _k
+from .._compile import prepare
 from .._parallel import run_from_both_ends
 from ..geometry._rotation_kernels import euler_code
 from .._validate import as_float_array, kernel_input
@@ -112,6 +113,7 @@ def encode(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = N
         if not out.flags.c_contiguous or not out.flags.writeable:
             raise ValueError("out must be C-contiguous and writeable")
     N = V * T
+    prepare(("encode_u8" if dt == np.uint8 else "encode_f32",))
     flat = out.reshape(N, H, W * 3)
     kernel = _k.render_u8 if dt == np.uint8 else _k.render_f32
     # threads take images open-gripper first from one end, closed from the other: on
