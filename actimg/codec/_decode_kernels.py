@@ -802,7 +802,7 @@ def _leak_sources(cuv, cw, ch, u, v, s, src):
 
 
 # ---------------------------------------------------------------- ray sampling
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _bilinear(img, ch, scale, base, u, v):
     H, W, _ = img.shape
     if not (u >= 0.0 and v >= 0.0 and u <= W - 1.0 and v <= H - 1.0):
@@ -818,7 +818,7 @@ def _bilinear(img, ch, scale, base, u, v):
     return max(0.0, (x - base) / max(1e-6, 1.0 - base))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _ray_interval(K, W2C, o, d, H, W, margin, lo, hi):
     """Range of ``lam`` for which ``o + lam d`` is in front of a camera and projects
     within the image grown by ``margin`` px. Returns (lo, hi); empty if lo > hi."""
@@ -851,7 +851,7 @@ def _ray_interval(K, W2C, o, d, H, W, margin, lo, hi):
     return lo, hi
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _unique_consistent(cand_uv, cand_w, Ks, W2Cs, C2Ws, tol, sel_uv, sel_w):
     """The common case that needs no search: two or more views have exactly one
     candidate each, none has more, and those triangulate to a point in front of every
@@ -1062,7 +1062,7 @@ def ray_select(images, t, ch, scale, bases, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, 
 
 
 # ------------------------------------------------------------------ pose refine
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _rodrigues(w, R):
     th = math.sqrt(w[0] * w[0] + w[1] * w[1] + w[2] * w[2])
     if th < 1e-12:
@@ -1264,7 +1264,7 @@ def refine_pose(uv, w, model, Ks, W2Cs, R, t, iters, stats):
     return stats[0]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def triangulate_robust(uv, w, Ks, W2Cs, C2Ws, X, err, iters, thr, others):
     """``triangulate_point`` with leave-one-out rejection: while 3+ views see the point
     and the worst reprojection error exceeds ``thr`` px and 4x the median of the others,
@@ -1293,7 +1293,7 @@ def triangulate_robust(uv, w, Ks, W2Cs, C2Ws, X, err, iters, thr, others):
         w[worst] = 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _mul_t(A, B, out):
     """``out = A @ B.T`` for 3x3 matrices."""
     for i in range(3):
@@ -1301,7 +1301,7 @@ def _mul_t(A, B, out):
             out[i, j] = A[i, 0] * B[j, 0] + A[i, 1] * B[j, 1] + A[i, 2] * B[j, 2]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def kabsch(model, pts, R, t):
     """Rigid ``(R, t)`` mapping ``model (P, 3)`` onto ``pts (P, 3)`` (least squares, no
     reflection: for a planar triad the weakest axis is flipped instead)."""
