@@ -7,9 +7,13 @@ folder (cold: every kernel compiles), then again in a new process on the same fo
 - ``demo``: the README's ``actimg demo --out DIR`` (encode + decode of the default scene);
 - ``warmup``: ``actimg.warmup()`` (every kernel and image dtype).
 
+A third run per case, cold with ``ACTIMG_COMPILE_PROCESSES=1`` (every kernel compiled in
+the one process, as without ``actimg._compile.prepare``'s child processes), gives the
+per-kernel breakdown (``--no-serial`` skips it).
+
 Printed per run: wall seconds of the whole process (interpreter start, imports, the work)
 and its CPU seconds (user + system, all threads and child processes: on a busy machine
-wall time is inflated by other processes, CPU time much less). For cold runs, the
+wall time is inflated by other processes, CPU time much less). The
 per-kernel breakdown: CPU seconds numba spent compiling each actimg kernel itself
 (exclusive of the kernels and numba library functions it calls, which are listed under
 their own names; numba's own helpers are summed per calling kernel), from numba's
@@ -74,8 +78,11 @@ print("@@" + json.dumps({"work_s": time.perf_counter() - t0, "excl": excl, "coun
 """
 
 
-def run_case(case: str, cache: str, out: str, root: Path = ROOT) -> dict:
+def run_case(case: str, cache: str, out: str, root: Path = ROOT, processes: int | None = None) -> dict:
     env = {**os.environ, "NUMBA_CACHE_DIR": cache, "ACTIMG_COMPILE_NOTE": "1"}
+    env.pop("ACTIMG_COMPILE_PROCESSES", None)
+    if processes:
+        env["ACTIMG_COMPILE_PROCESSES"] = str(processes)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     p = subprocess.run([sys.executable, "-c", CHILD, case, out], cwd=root, env=env, capture_output=True, text=True)
@@ -96,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", default="demo,warmup", help="comma-separated: demo, warmup")
     ap.add_argument("--top", type=int, default=20, help="kernels listed in each breakdown")
     ap.add_argument("--json", help="also write the results to this JSON file")
+    ap.add_argument("--no-serial", action="store_true",
+                    help="skip the third run (cold, ACTIMG_COMPILE_PROCESSES=1) that gives the full breakdown")
     ap.add_argument("--root", type=Path, default=ROOT, help="checkout whose actimg is measured (default: this one)")
     args = ap.parse_args(argv)
     results = {}
@@ -104,12 +113,20 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
             cold = run_case(case, cache, out, args.root)
             warm = run_case(case, cache, out, args.root)
+        runs = [("cold (empty cache)", cold), ("warm (cached)", warm)]
         results[case] = {"cold": cold, "warm": warm}
-        for label, r in (("cold (empty cache)", cold), ("warm (cached)", warm)):
+        if not args.no_serial:
+            with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
+                serial = run_case(case, cache, out, args.root, processes=1)
+            runs.append(("cold, 1 process", serial))
+            results[case]["cold_serial"] = serial
+            cold = serial  # its breakdown holds every kernel (child processes report none)
+        for label, r in runs:
             print(f"  {case:7s} {label:19s} wall {r['wall_s']:6.1f} s   cpu {r['cpu_s']:6.1f} s   "
                   f"(work {r['work_s']:6.1f} s; compile note: {'yes' if r['note'] else 'no'})")
         total = sum(cold["excl"].values())
-        print(f"  {case} cold: per-kernel compile CPU seconds (exclusive; total {total:.1f} s)")
+        print(f"  {case} cold{'' if args.no_serial else ', 1 process'}: per-kernel compile CPU seconds "
+              f"(exclusive; total {total:.1f} s)")
         for k, v in sorted(cold["excl"].items(), key=lambda kv: -kv[1])[:args.top]:
             print(f"    {v:6.2f}  {k}  (x{cold['count'][k]})")
     if args.json:
