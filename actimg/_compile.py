@@ -158,6 +158,16 @@ _lock = threading.RLock()
 _ready: set[str] = set()
 
 
+def _reset_after_fork() -> None:
+    # a thread of the parent may have held the lock while it forked
+    global _lock
+    _lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 def _sig(args: Sequence[Any]) -> tuple:
     return tuple(typeof(a) for a in args)
 
