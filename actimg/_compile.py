@@ -12,7 +12,8 @@ decoder. Two things make it bearable:
   that are not in the cache yet are compiled in parallel: one share in this process,
   the others in child processes that fill the on-disk cache, from which this process
   then loads them. The kernels are named with the exact argument types the API passes
-  (the API canonicalises its inputs: ``_validate.kernel_input``), in :data:`UNITS`.
+  (the API canonicalises its inputs: ``_validate.kernel_input``), in :data:`UNITS`
+  (declared in ``actimg.codec._units``).
   ``ACTIMG_COMPILE_PROCESSES`` caps the processes (default: the CPUs available, at
   most 4; 1 compiles serially in this process).
 """
@@ -26,11 +27,10 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 from numba import typeof
 from numba.core import event as _event
 
-__all__ = ["COMPILE_NOTE", "prepare", "UNITS"]
+__all__ = ["COMPILE_NOTE", "prepare", "register", "UNITS"]
 
 #: printed on stderr (once per process) when a kernel is compiled rather than loaded
 #: from numba's cache; ``ACTIMG_COMPILE_NOTE=0`` silences it
@@ -71,88 +71,23 @@ _event.register("numba:compile", _CompileNote())
 
 
 # ----------------------------------------------------------------------- units
-# Each unit: the top-level kernels one kind of call runs, with the argument types the
-# API passes them (arrays stand in for their type only: dtype, ndim, layout, flags).
-
-def _ro(ndim: int, dtype: Any = np.float64) -> np.ndarray:
-    a = np.zeros((1,) * ndim, dtype)
-    a.flags.writeable = False
-    return a
-
-
-def _rw(ndim: int, dtype: Any = np.float64) -> np.ndarray:
-    return np.zeros((1,) * ndim, dtype)
+#: name -> (builder of [(dispatcher, example args)], rough compile CPU seconds for
+#: balancing); filled by ``actimg.codec._units`` (so that this module imports no room)
+UNITS: dict[str, tuple[Callable[[], list], float]] = {}
+# unit -> the unit it must compile with, in one process: units that share callees whose
+# own cache entries matter (refine_pose is called from Python too), so that two
+# processes never write one index
+_TOGETHER: dict[str, str] = {}
 
 
-def _detect(dtype: Any) -> list:
-    from .codec import _decode_kernels as k
-    acc = np.uint16 if dtype == np.uint8 else np.float64
-    return [(k.detect_many, (_ro(4, dtype), 1.0, 1.0, 1, 1, 1, acc, 1, 1.0, _rw(4), _rw(3), _rw(3), _rw(3), _rw(2),
-                             0, 0))]
+def register(name: str, builder: Callable[[], list], cost: float, together: str | None = None) -> None:
+    """Declare a compile unit: ``builder()`` returns ``[(dispatcher, example args)]``,
+    the top-level kernels one kind of call runs with the argument types the API passes
+    (the arrays stand in for their type only: dtype, ndim, layout, flags)."""
+    UNITS[name] = (builder, cost)
+    if together:
+        _TOGETHER[name] = together
 
-
-def _noisy(dtype: Any) -> list:
-    from .codec import _decode_kernels as k
-    return [(k.refine_noisy, (_ro(4, dtype), 1.0, 1.0, 1.0, _rw(4), _rw(3), _rw(3), _rw(3), _rw(2), 0, 0))]
-
-
-def _frames(dtype: Any) -> list:
-    from .codec import _decode_kernels as k
-    cams = (_ro(4), _ro(4), _ro(4))
-    return [(k.frames_many, (_ro(5, dtype), 1.0, _rw(3), _rw(5), _rw(4), *cams, 1.0, _ro(2), 1.0, 1, 1, _rw(4),
-                             _rw(3), _rw(3), _rw(2), _rw(1, np.bool_), _rw(2), 0, 0))]
-
-
-def _finish() -> list:
-    from .codec import _decode_kernels as k
-    return [(k.assemble_frames, (_rw(3), _rw(2), _rw(1, np.bool_), _ro(2), _ro(4), _ro(4), _rw(4),
-                                 _rw(1, np.int64), _rw(3), 1.0, _rw(2), _rw(3), _rw(3), _rw(2), _rw(2), _rw(1),
-                                 _rw(1), _rw(1), _rw(1), _rw(2)))]
-
-
-def _single_view() -> list:
-    from .codec import _decode_kernels as k
-    return [(k.refine_pose, (_rw(3), _rw(2), _ro(2), _ro(3), _ro(3), _rw(2), _rw(1), 1, _rw(1)))]
-
-
-def _encode(dtype: Any) -> list:
-    from .codec import _encode_kernels as k
-    render = k.render_u8 if dtype == np.uint8 else k.render_f32
-    return [(k.encode_inputs, (_ro(2), _ro(1, np.int64), _ro(2), _ro(4), _ro(4), 1.0, True, 1.0, _rw(4),
-                               _rw(3, np.bool_), _rw(2, np.bool_), _rw(1, np.int64))),
-            (render, (_rw(3, dtype), _rw(3), _rw(2, np.bool_), _rw(1, np.bool_), _rw(1, np.int64), 1.0, 1.0,
-                      _rw(1, np.int64), 0))]
-
-
-def _project() -> list:
-    from .codec import _encode_kernels as k
-    return [(k.project_actions_many, (_ro(2), _ro(1, np.int64), _ro(2), _ro(4), _ro(4), _rw(4), _rw(3)))]
-
-
-def _triangulate() -> list:
-    from .geometry import _kernels as k
-    return [(k.triangulate_many, (_rw(3), _rw(2), _ro(4), _ro(4), _ro(4), _rw(2), _rw(2), _rw(1, np.int64), 1,
-                                  0, 0))]
-
-
-#: name -> (builder of [(dispatcher, example args)], rough compile cost for balancing)
-UNITS: dict[str, tuple[Callable[[], list], float]] = {
-    "detect_u8": (lambda: _detect(np.uint8), 7.0),
-    "detect_f32": (lambda: _detect(np.float32), 7.0),
-    "noisy_u8": (lambda: _noisy(np.uint8), 5.0),
-    "noisy_f32": (lambda: _noisy(np.float32), 5.0),
-    "frames": (lambda: _frames(np.uint8), 14.0),
-    "frames_f32": (lambda: _frames(np.float32), 14.0),
-    "finish": (_finish, 2.0),
-    "single_view": (_single_view, 4.0),
-    "encode_u8": (lambda: _encode(np.uint8), 4.0),
-    "encode_f32": (lambda: _encode(np.float32), 3.0),
-    "project": (_project, 1.0),
-    "triangulate": (_triangulate, 3.0),
-}
-# units that share callees whose own cache entries matter (refine_pose is called from
-# Python too) run in the same process, so that two processes never write one index
-_TOGETHER = {"single_view": "frames", "finish": "frames"}
 
 _lock = threading.RLock()
 _ready: set[str] = set()
@@ -216,6 +151,8 @@ def _compile_units(names: Sequence[str]) -> None:
 
 def _child_main(names: Sequence[str]) -> None:  # pragma: no cover - runs in a child process
     os.environ["ACTIMG_COMPILE_NOTE"] = "0"
+    import actimg  # noqa: F401  (registers the units)
+
     _compile_units(names)
 
 

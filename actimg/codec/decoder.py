@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _decode_kernels as _k
+from . import _units  # noqa: F401  (declares the compile units that prepare() names)
 from .._compile import prepare
 from .._parallel import run_chunks
 from .._validate import kernel_input

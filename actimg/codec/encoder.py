@@ -8,6 +8,7 @@ import numpy as np
 
 from . import _buffers
 from . import _encode_kernels as _k
+from . import _units  # noqa: F401  (declares the compile units that prepare() names)
 from .._compile import prepare
 from .._parallel import run_from_both_ends
 from ..geometry._rotation_kernels import euler_code
