@@ -185,11 +185,17 @@ def _split(names: Sequence[str], n: int) -> list[list[str]]:
     return [b for b in bins if b]
 
 
+def _jit_disabled() -> bool:
+    from numba.core import config
+
+    return bool(config.DISABLE_JIT)
+
+
 def prepare(names: Sequence[str]) -> None:
     """Make the kernels of units ``names`` ready: loaded from numba's cache, or compiled
     (in parallel processes when several are missing). Cheap after the first call."""
     todo = [n for n in names if n not in _ready]
-    if not todo:
+    if not todo or _jit_disabled():
         return
     with _lock:
         todo = [n for n in todo if n not in _ready]
