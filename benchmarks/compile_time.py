@@ -13,7 +13,9 @@ per-kernel breakdown (``--no-serial`` skips it).
 
 Printed per run: wall seconds of the whole process (interpreter start, imports, the work)
 and its CPU seconds (user + system, all threads and child processes: on a busy machine
-wall time is inflated by other processes, CPU time much less). The
+wall time is inflated by other processes, CPU time much less), split into the main
+process and the compile processes it started (on an idle machine with a core for each,
+the wall time is about the larger of the two, plus a second of interpreter start). The
 per-kernel breakdown: CPU seconds numba spent compiling each actimg kernel itself
 (exclusive of the kernels and numba library functions it calls, which are listed under
 their own names; numba's own helpers are summed per calling kernel), from numba's
@@ -74,7 +76,11 @@ elif case == "warmup":
     actimg.warmup()
 else:
     raise SystemExit(f"unknown case {case}")
-print("@@" + json.dumps({"work_s": time.perf_counter() - t0, "excl": excl, "count": count}))
+import resource
+me = resource.getrusage(resource.RUSAGE_SELF)
+kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("@@" + json.dumps({"work_s": time.perf_counter() - t0, "excl": excl, "count": count,
+                         "self_cpu_s": me.ru_utime + me.ru_stime, "children_cpu_s": kids.ru_utime + kids.ru_stime}))
 """
 
 
@@ -122,8 +128,9 @@ def main(argv: list[str] | None = None) -> int:
             results[case]["cold_serial"] = serial
             cold = serial  # its breakdown holds every kernel (child processes report none)
         for label, r in runs:
-            print(f"  {case:7s} {label:19s} wall {r['wall_s']:6.1f} s   cpu {r['cpu_s']:6.1f} s   "
-                  f"(work {r['work_s']:6.1f} s; compile note: {'yes' if r['note'] else 'no'})")
+            print(f"  {case:7s} {label:19s} wall {r['wall_s']:6.1f} s   cpu {r['cpu_s']:6.1f} s "
+                  f"(main process {r['self_cpu_s']:5.1f} s, compile processes {r['children_cpu_s']:5.1f} s)   "
+                  f"compile note: {'yes' if r['note'] else 'no'}")
         total = sum(cold["excl"].values())
         print(f"  {case} cold{'' if args.no_serial else ', 1 process'}: per-kernel compile CPU seconds "
               f"(exclusive; total {total:.1f} s)")
