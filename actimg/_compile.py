@@ -159,11 +159,17 @@ def _child_main(names: Sequence[str]) -> None:  # pragma: no cover - runs in a c
 def _spawn(names: Sequence[str]) -> subprocess.Popen | None:
     """A child process that compiles ``names`` into the on-disk cache (None if it
     cannot start)."""
-    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # the child imports this very actimg (a checkout run from its folder is not on the
+    # child's default path; an installed copy elsewhere must not win)
     env = {**os.environ, "ACTIMG_COMPILE_NOTE": "0", "ACTIMG_COMPILE_PROCESSES": "1",
-           "PYTHONPATH": os.pathsep.join([pkg_parent] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
-                                                         if p])}
-    code = "import sys; from actimg._compile import _child_main; _child_main(sys.argv[1:])"
+           "ACTIMG_COMPILE_PATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+    code = ("import os, sys, importlib.util\n"
+            "p = os.environ['ACTIMG_COMPILE_PATH']\n"
+            "s = importlib.util.find_spec('actimg')\n"
+            "if s is None or os.path.dirname(os.path.dirname(os.path.abspath(s.origin))) != p:\n"
+            "    sys.path.insert(0, p)\n"
+            "from actimg._compile import _child_main\n"
+            "_child_main(sys.argv[1:])\n")
     try:
         return subprocess.Popen([sys.executable, "-c", code, *names], env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
