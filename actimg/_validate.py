@@ -39,3 +39,21 @@ def as_float_array(x: object, name: str, *, last: tuple[int, ...] = (), min_ndim
             idx = tuple(int(i) for i in np.argwhere(bad)[0])
             raise ValueError(f"{name} must be finite; found {a[idx]} at index {idx}")
     return a
+
+
+def kernel_input(x: np.ndarray, dtype: object = None) -> np.ndarray:
+    """``x`` as the one array type the numba kernels are compiled for.
+
+    C-contiguous, aligned, native byte order, of ``dtype`` (default: ``x``'s own, in
+    native order) and *read-only*: numba compiles a separate specialization for each
+    combination of layout, byte order, alignment and writeability, so every array a
+    kernel only reads goes through here, and one compiled signature serves inputs that
+    arrive strided, Fortran-ordered, big-endian, read-only or not. A view when ``x``
+    already is all that (no copy); a copy otherwise.
+    """
+    a = np.asarray(x)
+    dt = a.dtype.newbyteorder("=") if dtype is None else np.dtype(dtype)
+    a = np.require(a, dt, ["C", "A"])
+    a = a.view()
+    a.flags.writeable = False
+    return a

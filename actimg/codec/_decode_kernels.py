@@ -17,6 +17,11 @@ from ._llvm import _address, _prefetch
 
 # candidate blobs kept per image and channel
 MAX_CANDIDATES = 4
+# (kernels call kernels with np.int64(2) / np.bool_(True) rather than 2 / True: numba
+# compiles a callee once per distinct *literal* argument value, and once for variables)
+# a blob fit that leaves more intensity rms than this (3 quantisation steps) is from an
+# image that is not clean: refine_noisy refits it
+NOISY_RMS = 3.0 * (0.5 / 255.0)
 
 
 # --------------------------------------------------------------------------- scan
@@ -608,14 +613,17 @@ def _scan_image(img, scale, s, bh, bw, rstep, fit_step, bm, acc, bg_tmp, bgs, po
 
 
 @njit(cache=True, nogil=True)
-def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_uv, cand_w, cand_amp, bgs, start,
-                stop):
+def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_uv, cand_w, cand_amp, cand_rms, bgs,
+                start, stop):
     """Blob candidates of every channel of images ``start..stop``.
 
     images ``(N, H, W, 3)``; writes cand_uv ``(N, 3, K, 2)`` (fitted centres, NaN =
     none), cand_w ``(N, 3, K)`` (inverse variance of the centre, px^-2; 0 = none),
     cand_amp ``(N, 3, K)`` fitted peak heights, bgs ``(N, 3)`` the background level of
-    each channel (median block mean; for B the gripper floor).
+    each channel (median block mean; for B the gripper floor), cand_rms ``(N, 3, K)``
+    the intensity rms left by each fit (0 = none). Candidates with ``cand_rms >
+    NOISY_RMS`` (not a clean image) are refitted by :func:`refine_noisy`, a separate
+    kernel that is compiled and run only when some image needs it.
     """
     N, H, W, _ = images.shape
     K = cand_w.shape[2]
@@ -624,8 +632,6 @@ def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_u
     bm = np.empty((Hb, Wb, 3))
     bg_tmp = np.empty(Hb * Wb)
     acc = np.zeros(W * 3, acc_dtype)
-    ex = np.empty(W)
-    ey = np.empty(H)
     # per-byte fit terms of each channel, rebuilt when its band changes (the
     # background is the same in most images)
     tabs = np.empty((3, 3, 256))
@@ -633,11 +639,6 @@ def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_u
     pos = np.zeros((2, 3, K, 2), np.int64)  # two slots: images n and n + 1
     val = np.empty((2, 3, K))
     init = np.empty((2, 3, K, 2))
-    gout = np.empty(9)
-    upd = np.empty((3, K, 4))
-    src = np.zeros((2, 2))
-    exs = np.empty((2, W))
-    eys = np.empty((2, H))
     radius = 1.8 * s
     q = 0.5 / 255.0  # one quantisation step, a lower bound on per-pixel noise
     # a pipeline one image deep: image n + 1 is scanned (and its fit windows
@@ -652,8 +653,6 @@ def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_u
             _scan_image(images[n + 1], scale, s, bh, bw, rstep, fit_step, bm, acc, bg_tmp, bgs[n + 1], pos[m],
                         val[m], init[m])
         img = images[n]
-        fl = bgs[n, 2]
-        noisy = False
         val_n = val[n & 1]
         init_n = init[n & 1]
         for ch in range(3):
@@ -663,6 +662,7 @@ def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_u
                 cand_uv[n, ch, k, 1] = np.nan
                 cand_w[n, ch, k] = 0.0
                 cand_amp[n, ch, k] = 0.0
+                cand_rms[n, ch, k] = 0.0
                 if val_n[ch, k] < 0:
                     continue
                 u0 = init_n[ch, k, 0]
@@ -677,29 +677,64 @@ def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_u
                 # on the blob, which matters for blobs that are not exact Gaussians
                 # (blur, resampling, a tone curve)
                 u, v, amp, rms, used = fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, 2 * fit_step,
-                                                    tabs[ch], False)
+                                                    tabs[ch], np.bool_(False))
                 if used >= 4 and amp > 0.05 and abs(u - u0) <= radius and abs(v - v0) <= radius:
                     u0 = u
                     v0 = v
                 u, v, amp, rms, used = fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, fit_step, tabs[ch],
-                                                    True)
+                                                    np.bool_(True))
                 if used < 4 or not (amp > 0.05) or not (np.isfinite(u) and np.isfinite(v)):
                     continue
                 if abs(u - u0) > radius or abs(v - v0) > radius:
                     continue
                 sig = s * max(rms, q) / (amp * math.sqrt(used * fit_step * fit_step))
-                if rms > 3.0 * q:
-                    # not a clean image (noise, blur, compression): refit the intensities
-                    noisy = True
-                    if refine_gaussian(img, ch, scale, s, u, v, amp, 1.7 * s, hi, fl if ch == 2 else -1.0,
-                                       2, True, ex, ey, src, 0, exs, eys, gout):
-                        if abs(gout[0] - u) < s and abs(gout[1] - v) < s:
-                            u, v, amp = gout[0], gout[1], gout[2]
-                            sig = math.sqrt(max(0.5 * (gout[5] + gout[6]), 1e-12))
                 cand_uv[n, ch, k, 0] = u
                 cand_uv[n, ch, k, 1] = v
                 cand_w[n, ch, k] = 1.0 / (sig * sig)
                 cand_amp[n, ch, k] = amp
+                cand_rms[n, ch, k] = rms
+
+
+@njit(cache=True, nogil=True)
+def refine_noisy(images, scale, s, hi, cand_uv, cand_w, cand_amp, cand_rms, bgs, start, stop):
+    """Second stage of :func:`detect_many` for images ``start..stop`` that are not clean.
+
+    Each candidate whose fit left an intensity rms above ``NOISY_RMS`` (noise, blur,
+    compression) is refitted on the intensities (:func:`refine_gaussian`); then, in those
+    images, the colour cross-talk test and refits. Arrays as :func:`detect_many`'s,
+    updated in place; clean images are skipped. A kernel of its own so that decoding
+    clean images never compiles it.
+    """
+    N, H, W, _ = images.shape
+    K = cand_w.shape[2]
+    ex = np.empty(W)
+    ey = np.empty(H)
+    gout = np.empty(9)
+    upd = np.empty((3, K, 4))
+    src = np.zeros((2, 2))
+    exs = np.empty((2, W))
+    eys = np.empty((2, H))
+    for n in range(start, stop):
+        img = images[n]
+        fl = bgs[n, 2]
+        noisy = False
+        for ch in range(3):
+            for k in range(K):
+                if not (cand_rms[n, ch, k] > NOISY_RMS):
+                    continue
+                # not a clean image (noise, blur, compression): refit the intensities
+                noisy = True
+                u = cand_uv[n, ch, k, 0]
+                v = cand_uv[n, ch, k, 1]
+                amp = cand_amp[n, ch, k]
+                if refine_gaussian(img, ch, scale, s, u, v, amp, 1.7 * s, hi, fl if ch == 2 else -1.0,
+                                   np.int64(2), np.bool_(True), ex, ey, src, np.int64(0), exs, eys, gout):
+                    if abs(gout[0] - u) < s and abs(gout[1] - v) < s:
+                        sig = math.sqrt(max(0.5 * (gout[5] + gout[6]), 1e-12))
+                        cand_uv[n, ch, k, 0] = gout[0]
+                        cand_uv[n, ch, k, 1] = gout[1]
+                        cand_w[n, ch, k] = 1.0 / (sig * sig)
+                        cand_amp[n, ch, k] = gout[2]
         if not noisy:
             continue
         # then: blobs of the other channels may leak into each channel (colour
@@ -717,8 +752,8 @@ def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_u
                 ns = _leak_sources(cand_uv[n], cand_w[n], ch, cand_uv[n, ch, 0, 0], cand_uv[n, ch, 0, 1], s, src)
                 # one Gauss-Newton step from the fit without leakage: a score test
                 if ns and refine_gaussian(img, ch, scale, s, cand_uv[n, ch, 0, 0], cand_uv[n, ch, 0, 1],
-                                          cand_amp[n, ch, 0], 1.7 * s, hi, bgs[n, 2] if ch == 2 else -1.0, 1,
-                                          False, ex, ey, src, ns, exs, eys, gout):
+                                          cand_amp[n, ch, 0], 1.7 * s, hi, bgs[n, 2] if ch == 2 else -1.0,
+                                          np.int64(1), np.bool_(False), ex, ey, src, ns, exs, eys, gout):
                     n_leaky += gout[8] > 6.0
         if n_leaky < 2:
             continue
@@ -734,7 +769,8 @@ def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_u
                     if ns == 0:
                         continue
                     if refine_gaussian(img, ch, scale, s, u, v, cand_amp[n, ch, k], 1.7 * s, hi,
-                                       bgs[n, 2] if ch == 2 else -1.0, 2, True, ex, ey, src, ns, exs, eys, gout):
+                                       bgs[n, 2] if ch == 2 else -1.0, np.int64(2), np.bool_(True), ex, ey, src, ns,
+                                       exs, eys, gout):
                         if abs(gout[0] - u) < s and abs(gout[1] - v) < s:
                             upd[ch, k, 0] = gout[0]
                             upd[ch, k, 1] = gout[1]
@@ -766,7 +802,7 @@ def _leak_sources(cuv, cw, ch, u, v, s, src):
 
 
 # ---------------------------------------------------------------- ray sampling
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _bilinear(img, ch, scale, base, u, v):
     H, W, _ = img.shape
     if not (u >= 0.0 and v >= 0.0 and u <= W - 1.0 and v <= H - 1.0):
@@ -782,7 +818,7 @@ def _bilinear(img, ch, scale, base, u, v):
     return max(0.0, (x - base) / max(1e-6, 1.0 - base))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _ray_interval(K, W2C, o, d, H, W, margin, lo, hi):
     """Range of ``lam`` for which ``o + lam d`` is in front of a camera and projects
     within the image grown by ``margin`` px. Returns (lo, hi); empty if lo > hi."""
@@ -815,7 +851,7 @@ def _ray_interval(K, W2C, o, d, H, W, margin, lo, hi):
     return lo, hi
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _unique_consistent(cand_uv, cand_w, Ks, W2Cs, C2Ws, tol, sel_uv, sel_w):
     """The common case that needs no search: two or more views have exactly one
     candidate each, none has more, and those triangulate to a point in front of every
@@ -841,7 +877,7 @@ def _unique_consistent(cand_uv, cand_w, Ks, W2Cs, C2Ws, tol, sel_uv, sel_w):
         return False
     X = np.empty(3)
     err = np.empty(V)
-    if triangulate_point(uv, w, Ks, W2Cs, C2Ws, X, err, 3) < 2:
+    if triangulate_point(uv, w, Ks, W2Cs, C2Ws, X, err, np.int64(3)) < 2:
         return False
     for i in range(V):
         if w[i] > 0.0 and not (err[i] < tol):  # inf: behind a camera
@@ -1026,7 +1062,7 @@ def ray_select(images, t, ch, scale, bases, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, 
 
 
 # ------------------------------------------------------------------ pose refine
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _rodrigues(w, R):
     th = math.sqrt(w[0] * w[0] + w[1] * w[1] + w[2] * w[2])
     if th < 1e-12:
@@ -1161,8 +1197,11 @@ def refine_pose(uv, w, model, Ks, W2Cs, R, t, iters, stats):
         improved = False
         converged = False
         for _try in range(8):
-            A[:, :] = Hm
+            # (element loops, not A[:, :] = Hm: an array-to-slice copy compiles numba's
+            # shape-mismatch error message, string formatting and all, for seconds)
             for a in range(6):
+                for bb in range(6):
+                    A[a, bb] = Hm[a, bb]
                 A[a, a] += lam * (Hm[a, a] + 1e-12)
             if not _chol_solve(A, g, dx):
                 lam *= 10.0
@@ -1175,8 +1214,10 @@ def refine_pose(uv, w, model, Ks, W2Cs, R, t, iters, stats):
                     Rn[i, j] = dR[i, 0] * R[0, j] + dR[i, 1] * R[1, j] + dR[i, 2] * R[2, j]
             c_new = _pose_cost(uv, w, model, Ks, W2Cs, Rn, tn)
             if c_new <= c_cur:
-                R[:, :] = Rn
-                t[:] = tn
+                for i in range(3):
+                    t[i] = tn[i]
+                    for j in range(3):
+                        R[i, j] = Rn[i, j]
                 step = dx[0] ** 2 + dx[1] ** 2 + dx[2] ** 2 + dx[3] ** 2 + dx[4] ** 2 + dx[5] ** 2
                 converged = c_cur - c_new <= 1e-12 * (c_cur + 1e-30) or step < 1e-26
                 c_cur = c_new
@@ -1223,7 +1264,7 @@ def refine_pose(uv, w, model, Ks, W2Cs, R, t, iters, stats):
     return stats[0]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def triangulate_robust(uv, w, Ks, W2Cs, C2Ws, X, err, iters, thr, others):
     """``triangulate_point`` with leave-one-out rejection: while 3+ views see the point
     and the worst reprojection error exceeds ``thr`` px and 4x the median of the others,
@@ -1252,7 +1293,15 @@ def triangulate_robust(uv, w, Ks, W2Cs, C2Ws, X, err, iters, thr, others):
         w[worst] = 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
+def _mul_t(A, B, out):
+    """``out = A @ B.T`` for 3x3 matrices."""
+    for i in range(3):
+        for j in range(3):
+            out[i, j] = A[i, 0] * B[j, 0] + A[i, 1] * B[j, 1] + A[i, 2] * B[j, 2]
+
+
+@njit(cache=True, nogil=True, inline="always")
 def kabsch(model, pts, R, t):
     """Rigid ``(R, t)`` mapping ``model (P, 3)`` onto ``pts (P, 3)`` (least squares, no
     reflection: for a planar triad the weakest axis is flipped instead)."""
@@ -1270,11 +1319,18 @@ def kabsch(model, pts, R, t):
                 Hm[i, j] += (model[p, i] - mc[i]) * (pts[p, j] - pc[j])
     U, _, Vt = np.linalg.svd(Hm)
     Vm = np.ascontiguousarray(Vt.T)
-    d = np.sign(np.linalg.det(Vm @ U.T))
+    # 3x3 products and determinant in loops (np.linalg.det and @ each compile numba's
+    # BLAS/LAPACK wrappers, seconds for a few multiplications)
+    Rm = np.empty((3, 3))
+    _mul_t(Vm, U, Rm)
+    det = (Rm[0, 0] * (Rm[1, 1] * Rm[2, 2] - Rm[1, 2] * Rm[2, 1])
+           - Rm[0, 1] * (Rm[1, 0] * Rm[2, 2] - Rm[1, 2] * Rm[2, 0])
+           + Rm[0, 2] * (Rm[1, 0] * Rm[2, 1] - Rm[1, 1] * Rm[2, 0]))
+    d = np.sign(det)
     if d != 0.0:
         for i in range(3):
             Vm[i, 2] *= d
-    Rm = Vm @ U.T
+    _mul_t(Vm, U, Rm)
     for i in range(3):
         t[i] = pc[i]
         for j in range(3):

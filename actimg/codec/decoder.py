@@ -7,7 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _decode_kernels as _k
+from . import _units  # noqa: F401  (declares the compile units that prepare() names)
+from .._compile import prepare
 from .._parallel import run_chunks
+from .._validate import kernel_input
 from ..geometry._rotation_kernels import euler_code
 from ..geometry.camera import CameraRig, _frame_cameras
 from ..geometry.rotations import matrix_to_euler
@@ -81,7 +84,7 @@ def _check_images(images: object, rig: CameraRig) -> tuple[np.ndarray, float]:
         images = np.asarray(images)
     if images.dtype == np.uint8:
         scale = 1.0 / 255.0
-    elif images.dtype in (np.float32, np.float64):
+    elif images.dtype.kind == "f" and images.dtype.itemsize in (4, 8):  # either byte order
         scale = 1.0
     else:
         raise TypeError(f"images must be uint8 (0..255) or float32/float64 (0..1), got dtype {images.dtype}")
@@ -108,6 +111,13 @@ def _check_images(images: object, rig: CameraRig) -> tuple[np.ndarray, float]:
             raise ValueError(f"float images must be in [0, 1] (min is {mn:g}); a video model's [-1, 1] output "
                              "must be mapped with (x + 1) / 2 first")
     return np.ascontiguousarray(images), scale
+
+
+def _kernel_images(imgs: np.ndarray) -> np.ndarray:
+    """Images as the kernels take them: uint8 stays uint8, float images become float32
+    (float64 adds nothing a decode can use), C-contiguous, native byte order, read-only
+    (:func:`kernel_input`): one compiled signature per kernel for every input variant."""
+    return kernel_input(imgs, np.uint8 if imgs.dtype == np.uint8 else np.float32)
 
 
 def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = None, *,
@@ -149,6 +159,9 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
         return _decode_published(imgs, rig, spec, **published_options)
     if published_options:
         raise TypeError(f"unexpected options for method='actimg': {sorted(published_options)}")
+    imgs = _kernel_images(imgs)
+    u8 = imgs.dtype == np.uint8
+    prepare(("detect_u8" if u8 else "detect_f32", "frames" if u8 else "frames_f32", "finish"))
     V, T, H, W, _ = imgs.shape
     s = spec.sigma_px(H, W)
     N = V * T
@@ -156,6 +169,7 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     cand_uv = np.empty((N, 3, K_, 2))
     cand_w = np.empty((N, 3, K_))
     cand_amp = np.empty((N, 3, K_))
+    cand_rms = np.empty((N, 3, K_))
     bgs = np.empty((N, 3))
     # scan blocks: sigma wide, twice as tall, of which two rows (sigma apart) are read:
     # enough to find a blob (the fit then recentres its window), at a fraction of the
@@ -168,20 +182,27 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     hi = (1.0 - 0.5 / 255.0) if scale < 1.0 else 1.0 - 1e-6
     # fit on every pixel only when blobs are small
     fit_step = max(1, int(round(s / 9)))
-    run_chunks(_k.detect_many, N, imgs.reshape(N, H, W, 3), scale, float(s), bh, bw, rstep, acc_dtype, fit_step,
-               hi, cand_uv, cand_w, cand_amp, bgs, min_items=1)
+    flat = imgs.reshape(N, H, W, 3)
+    run_chunks(_k.detect_many, N, flat, scale, float(s), bh, bw, rstep, acc_dtype, fit_step,
+               hi, cand_uv, cand_w, cand_amp, cand_rms, bgs, min_items=1)
+    noisy = (cand_rms > _k.NOISY_RMS).any(axis=(1, 2))
+    if noisy.any():  # images that are not clean: intensity refits (compiled only when needed)
+        prepare(("noisy_u8" if u8 else "noisy_f32",))
+        run_chunks(_k.refine_noisy, N, flat, scale, float(s), hi, cand_uv, cand_w, cand_amp, cand_rms, bgs,
+                   min_items=1)
     cand_uv = cand_uv.reshape(V, T, 3, K_, 2)
     cand_w = cand_w.reshape(V, T, 3, K_)
     bgs = bgs.reshape(V, T, 3)
 
     Ks, W2C, C2W = _frame_cameras(rig, T)
-    model = spec.tool_points  # (3, 3) float64, contiguous
+    model = kernel_input(spec.tool_points)  # (3, 3) float64
     off = spec.pixel_offset
     if off:
         # work in the image grid: shift the principal point by the pixel origin
         Ks = Ks.copy()
         Ks[..., 0, 2] -= off
         Ks[..., 1, 2] -= off
+        Ks = kernel_input(Ks)
     # per frame: match the detections across views (ray sampling), triangulate P, N,
     # U (dropping a view that disagrees with the others), fit the rigid triad
     uv_f = np.empty((T, V, 3, 2))

@@ -9,9 +9,11 @@ import numpy as np
 
 from . import _buffers
 from . import _encode_kernels as _k
+from . import _units  # noqa: F401  (declares the compile units that prepare() names)
+from .._compile import prepare
 from .._parallel import run_from_both_ends
 from ..geometry._rotation_kernels import euler_code
-from .._validate import as_float_array
+from .._validate import as_float_array, kernel_input
 from ..geometry.camera import CameraRig, _frame_cameras
 from .spec import PAPER, ActionImageSpec, resolve_spec
 
@@ -65,7 +67,8 @@ def project_actions(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec |
     depth = np.empty((V, T, 3))
     # one numba pass (scipy's Euler matrices and rig.project's pinhole, to rounding):
     # this is most of encode's own time on small batches
-    _k.project_actions_many(np.ascontiguousarray(a), euler_code(spec.euler), spec.tool_points, Ks, W2C, pix, depth)
+    _k.project_actions_many(kernel_input(a), kernel_input(euler_code(spec.euler)), kernel_input(spec.tool_points),
+                            Ks, W2C, pix, depth)
     return pix, depth
 
 
@@ -112,8 +115,9 @@ def encode(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = N
     opened = np.empty((V, T), np.bool_)
     order = np.empty(V * T, np.int64)
     skip = spec.behind_camera == "skip"
-    first = _k.encode_inputs(np.ascontiguousarray(a), euler_code(spec.euler), spec.tool_points, Ks, W2C,
-                             spec.pixel_offset, skip, spec.gripper_threshold, uv, draw, opened, order)
+    first = _k.encode_inputs(kernel_input(a), kernel_input(euler_code(spec.euler)), kernel_input(spec.tool_points),
+                             Ks, W2C, float(spec.pixel_offset), skip, float(spec.gripper_threshold), uv, draw, opened,
+                             order)
     # a frame whose three points are all behind every camera cannot be drawn at all:
     # almost always a convention error (world2cam given as cam2world, OpenGL axes)
     if skip and first >= 0:
@@ -133,6 +137,7 @@ def encode(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = N
     if spec.precision == "bfloat16" or (dt == np.uint8 and spec.quantize == "truncate"):
         return _encode_released(a, rig, spec, out)  # the released pipeline's arithmetic / 8 bits
     N = V * T
+    prepare(("encode_u8" if dt == np.uint8 else "encode_f32",))
     flat = out.reshape(N, H, W * 3)
     kernel = _k.render_u8 if dt == np.uint8 else _k.render_f32
     # threads take images open-gripper first from one end, closed from the other: on

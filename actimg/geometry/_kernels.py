@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _project(K, W2C, X):
     xc = W2C[0, 0] * X[0] + W2C[0, 1] * X[1] + W2C[0, 2] * X[2] + W2C[0, 3]
     yc = W2C[1, 0] * X[0] + W2C[1, 1] * X[1] + W2C[1, 2] * X[2] + W2C[1, 3]

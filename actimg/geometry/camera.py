@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .._validate import as_float_array
+from .._validate import as_float_array, kernel_input
 from .rotations import check_rotations
 
 __all__ = ["CameraRig", "look_at", "SCALINGS"]
@@ -376,9 +376,11 @@ def _frame_cameras(rig: CameraRig, T: int) -> tuple[np.ndarray, np.ndarray, np.n
     hit = cache.get(T)
     if hit is None:
         K, E = rig.broadcast(T)
-        K = np.ascontiguousarray(np.swapaxes(K, 0, 1))
-        E = np.ascontiguousarray(np.swapaxes(E, 0, 1))
-        hit = (K, np.ascontiguousarray(_invert_rigid(E)), E)
+        # one array type for the kernels whatever the rig (static or per frame, one view
+        # or one frame): C-contiguous and read-only (kernel_input)
+        K = kernel_input(np.swapaxes(K, 0, 1))
+        E = kernel_input(np.swapaxes(E, 0, 1))
+        hit = (K, kernel_input(_invert_rigid(E)), E)
         if len(cache) >= 4:
             cache.clear()
         cache[T] = hit
