@@ -197,7 +197,12 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     run_chunks(_k.frames_many, T, imgs, scale, bgs, cand_uv, cand_w, Ks, W2C, C2W, float(s),
                model, max(2.0, 0.25 * s), 10, 20, uv_f, w_f, R0, t0, ok, stats, min_items=4)
     # frames where only one view sees all three points: the pose from that view (P3P)
-    single, ambiguous = _single_view_poses(uv_f, w_f, cand_uv, cand_w, model, Ks, W2C, C2W, R0, t0, ok, stats)
+    # how much noisier the detections are than their fitted weights say, from the clip's
+    # multi-view frames; every frame's predicted std is inflated by at least that
+    noise = _clip_noise_scale(stats, ok)
+    _inflate(stats, ok, noise)
+    single, ambiguous = _single_view_poses(uv_f, w_f, cand_uv, cand_w, model, Ks, W2C, C2W, R0, t0, ok, stats,
+                                           noise)
     ok |= single
     # everything the result holds, per frame in one pass (reprojection errors in the
     # kernels' pixel grid: the shift cancels); NaN where not ok
@@ -248,6 +253,28 @@ def _chi2_quantile(dof: int) -> float:
     return float(dof * (1.0 - a + FIT_TAIL_Z * np.sqrt(a)) ** 3)
 
 
+def _clip_noise_scale(stats: np.ndarray, ok: np.ndarray) -> float:
+    """Median ``chi^2 / dof`` of the pose fits of the clip's multi-view frames (``stats``
+    ``(T, 4)`` from ``refine_pose``), at least 1: how much the detections' fitted weights
+    understate their actual noise (compression, cross-talk, blur bias the centres more
+    than the blob fit's residual shows). 1 without a frame with redundancy."""
+    red = stats[ok, 3]
+    red = red[np.isfinite(red)]
+    return max(1.0, float(np.median(red))) if red.size else 1.0
+
+
+def _inflate(stats: np.ndarray, mask: np.ndarray, noise: float) -> None:
+    """Scale the predicted stds (``stats[:, 1:3]``) of the frames in ``mask`` from their
+    own inflation ``max(1, chi^2 / dof)`` (``refine_pose``) to ``max(1, chi^2 / dof, noise)``:
+    a frame whose few degrees of freedom happen to fit well is not more certain than the
+    clip's detections are."""
+    for f in np.flatnonzero(mask):
+        own = stats[f, 3] if np.isfinite(stats[f, 3]) else 1.0
+        own = max(1.0, own)
+        if noise > own:
+            stats[f, 1:3] *= np.sqrt(noise / own)
+
+
 def _rot_deg(Ra: np.ndarray, Rb: np.ndarray) -> float:
     c = (float(np.trace(Ra.T @ Rb)) - 1.0) / 2.0
     return float(np.degrees(np.arccos(min(1.0, max(-1.0, c)))))
@@ -255,7 +282,7 @@ def _rot_deg(Ra: np.ndarray, Rb: np.ndarray) -> float:
 
 def _single_view_poses(uv: np.ndarray, w: np.ndarray, cand_uv: np.ndarray, cand_w: np.ndarray, model: np.ndarray,
                        Ks: np.ndarray, W2C: np.ndarray, C2W: np.ndarray, R0: np.ndarray, t0: np.ndarray,
-                       ok: np.ndarray, stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                       ok: np.ndarray, stats: np.ndarray, noise: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Poses of frames that multi-view triangulation could not decode but where one view
     sees P, N and U, with their ambiguity.
 
@@ -266,7 +293,9 @@ def _single_view_poses(uv: np.ndarray, w: np.ndarray, cand_uv: np.ndarray, cand_
     solution that noise turned complex), each refined with every detection of the frame
     (other views that see one or two points discriminate); a pose fits when its weighted
     squared reprojection error passes a chi-square test (``1e-4`` tail; the weights are
-    scaled by the clip's median ``chi^2 / dof`` of multi-view frames when above 1).
+    scaled by ``noise``, the clip's median ``chi^2 / dof`` of multi-view frames when above
+    1, which also inflates the predicted std: with three points in one view the fit has no
+    redundancy to tell its own noise).
 
     Then time decides: a frame with one fitting pose is trusted, as are multi-view frames
     with a predicted std below ``TRUSTED_STD``; a frame with several is resolved when one
@@ -291,11 +320,7 @@ def _single_view_poses(uv: np.ndarray, w: np.ndarray, cand_uv: np.ndarray, cand_
     ambiguous = np.zeros(T, bool)
     if ok.all():
         return single, ambiguous
-    # how much noisier the detections are than their weights say, from the clip's
-    # multi-view frames (the single-view ones have no redundancy to tell)
-    red = stats[ok, 3]
-    red = red[np.isfinite(red)]
-    scale = max(1.0, float(np.median(red))) if red.size else 1.0
+    scale = noise
     trusted = ok & (stats[:, 1] * 1e3 < TRUSTED_STD) & (np.degrees(stats[:, 2]) < TRUSTED_STD)
     cands: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, float]]] = {}
     K_ = cand_w.shape[-1]
@@ -396,6 +421,7 @@ def _single_view_poses(uv: np.ndarray, w: np.ndarray, cand_uv: np.ndarray, cand_
         R, t, st, _ = c[k]
         R0[f], t0[f] = R, t
         stats[f] = st
+        _inflate(stats, np.arange(T) == f, noise)
         if ambiguous[f]:
             dp = max(float(np.linalg.norm(x[1] - t)) for x in c)
             dr = max(np.radians(_rot_deg(x[0], R)) for x in c)
