@@ -226,12 +226,14 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
                         ambiguous=ambiguous & ok)
 
 
-#: continuity of the trajectory: the most a pose is taken to move per frame (position in
-#: mm, rotation in degrees) when a neighbouring frame decides between single-view poses
+#: continuity of the trajectory: how far (position in mm, rotation in degrees) a pose may
+#: be from the one predicted by its trusted neighbouring frames (interpolated between both
+#: sides, or extrapolated at constant velocity), per frame to the nearest of them, when
+#: the neighbours decide between single-view poses: one "step"
 STEP_MM = 30.0
 STEP_DEG = 20.0
-#: an alternative pose is ruled out by continuity when it is this many steps away from
-#: a trusted neighbour (and the pose kept is within one step of every trusted neighbour)
+#: an alternative pose is ruled out by continuity when it is this many steps (per frame of
+#: gap) from the prediction, and the pose kept is within one
 CONTINUITY_MARGIN = 2.0
 #: trusted neighbours are looked for up to this many frames away on each side
 MAX_GAP = 3
@@ -298,10 +300,11 @@ def _single_view_poses(uv: np.ndarray, w: np.ndarray, cand_uv: np.ndarray, cand_
     redundancy to tell its own noise).
 
     Then time decides: a frame with one fitting pose is trusted, as are multi-view frames
-    with a predicted std below ``TRUSTED_STD``; a frame with several is resolved when one
-    pose is within one step (``STEP_MM`` per frame and ``STEP_DEG`` per frame of gap) of
-    every trusted frame within ``MAX_GAP`` frames on either side and every other pose is at
-    least ``CONTINUITY_MARGIN`` steps from one of them. Resolved frames are trusted in
+    with a predicted std below ``TRUSTED_STD``; a frame with several is resolved when the
+    pose predicted from the trusted frames within ``MAX_GAP`` frames (interpolated between
+    both sides, else extrapolated from one) is within one step (``STEP_MM``, ``STEP_DEG``
+    per frame of gap to the nearest) of one pose and at least ``CONTINUITY_MARGIN`` steps
+    from every other. Resolved frames are trusted in
     turn, so a chain of single-view frames is resolved from one trusted end; without one
     (a one-camera rig where every frame fits several poses) nothing is. Blob amplitudes
     and the gripper floor are the same for every pose, so they cannot help.
@@ -400,12 +403,13 @@ def _single_view_poses(uv: np.ndarray, w: np.ndarray, cand_uv: np.ndarray, cand_
     while changed and pending:
         changed = False
         for f in list(pending):
-            s = _continuity(f, cands[f], R0, t0, trusted)
-            if s is None:
+            sc = _continuity(f, cands[f], R0, t0, trusted)
+            if sc is None:
                 continue
+            s, gap = sc
             k = int(np.argmin(s))
             others = np.delete(s, k)
-            if s[k] <= 1.0 and (others >= CONTINUITY_MARGIN).all():
+            if s[k] <= gap and (others >= CONTINUITY_MARGIN * gap).all():
                 chosen[f] = k
                 R0[f], t0[f] = cands[f][k][0], cands[f][k][1]  # a trusted neighbour from now on
                 trusted[f] = True
@@ -415,8 +419,8 @@ def _single_view_poses(uv: np.ndarray, w: np.ndarray, cand_uv: np.ndarray, cand_
         if f in chosen:
             k = chosen[f]
         else:
-            s = _continuity(f, c, R0, t0, trusted)
-            k = int(np.argmin(s)) if s is not None else int(np.argmin([x[3] for x in c]))
+            sc = _continuity(f, c, R0, t0, trusted)
+            k = int(np.argmin(sc[0])) if sc is not None else int(np.argmin([x[3] for x in c]))
             ambiguous[f] = True
         R, t, st, _ = c[k]
         R0[f], t0[f] = R, t
@@ -430,26 +434,68 @@ def _single_view_poses(uv: np.ndarray, w: np.ndarray, cand_uv: np.ndarray, cand_
     return single, ambiguous
 
 
-def _continuity(f: int, cands: list, R0: np.ndarray, t0: np.ndarray, trusted: np.ndarray) -> np.ndarray | None:
-    """Per candidate pose of frame ``f``: its largest distance, in steps (``STEP_MM``,
-    ``STEP_DEG`` per frame of gap), to the nearest trusted frame on each side within
-    ``MAX_GAP``; None without any."""
+def _rotvec(R: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.Rodrigues(np.ascontiguousarray(R, dtype=np.float64))[0].reshape(3)
+
+
+def _rotmat(w: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.Rodrigues(np.ascontiguousarray(w, dtype=np.float64).reshape(3, 1))[0]
+
+
+def _predict(f: int, R0: np.ndarray, t0: np.ndarray, trusted: np.ndarray) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """Pose of frame ``f`` predicted from trusted frames within ``MAX_GAP``: interpolated
+    between the nearest on each side (position linear, rotation along the geodesic), else
+    extrapolated at constant velocity from the two nearest on one side, else the nearest
+    one's pose. Returns ``(R, t, gap)`` (``gap``: frames to the nearest one) or None."""
     T = trusted.shape[0]
-    nbs = []
-    for rng in (range(f - 1, max(-1, f - 1 - MAX_GAP), -1), range(f + 1, min(T, f + 1 + MAX_GAP))):
-        for g in rng:
+
+    def nearest(start: int, step: int) -> int:
+        g = start
+        for _ in range(MAX_GAP):
+            g += step
+            if not 0 <= g < T:
+                return -1
             if trusted[g]:
-                nbs.append(g)
-                break
-    if not nbs:
+                return g
+        return -1
+
+    left, right = nearest(f, -1), nearest(f, 1)
+    if left < 0 and right < 0:
         return None
-    s = np.zeros(len(cands))
+    if left >= 0 and right >= 0:
+        a = (f - left) / (right - left)
+        t = t0[left] + a * (t0[right] - t0[left])
+        R = _rotmat(a * _rotvec(R0[right] @ R0[left].T)) @ R0[left]
+        return R, t, min(f - left, right - f)
+    g1 = left if left >= 0 else right
+    step = -1 if left >= 0 else 1
+    g0 = nearest(g1, step)
+    if g0 < 0:
+        return R0[g1], t0[g1], abs(f - g1)
+    a = (f - g1) / (g1 - g0)
+    t = t0[g1] + a * (t0[g1] - t0[g0])
+    R = _rotmat(a * _rotvec(R0[g1] @ R0[g0].T)) @ R0[g1]
+    return R, t, abs(f - g1)
+
+
+def _continuity(f: int, cands: list, R0: np.ndarray, t0: np.ndarray,
+                trusted: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """Per candidate pose of frame ``f``: its distance to the pose predicted from the
+    trusted neighbouring frames (:func:`_predict`), in steps
+    ``sqrt((mm / STEP_MM)^2 + (deg / STEP_DEG)^2)``; with the gap to the nearest trusted
+    frame. None without a trusted frame within ``MAX_GAP``."""
+    pred = _predict(f, R0, t0, trusted)
+    if pred is None:
+        return None
+    Rp, tp, gap = pred
+    s = np.empty(len(cands))
     for k, (R, t, _, _) in enumerate(cands):
-        for g in nbs:
-            gap = abs(g - f)
-            d = max(float(np.linalg.norm(t - t0[g])) * 1e3 / (STEP_MM * gap), _rot_deg(R, R0[g]) / (STEP_DEG * gap))
-            s[k] = max(s[k], d)
-    return s
+        s[k] = np.hypot(np.linalg.norm(t - tp) * 1e3 / STEP_MM, _rot_deg(R, Rp) / STEP_DEG)
+    return s, gap
 
 
 def _decode_published(imgs: np.ndarray, rig: CameraRig, spec: ActionImageSpec, **options: float) -> DecodeResult:
