@@ -41,11 +41,17 @@ class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
 
 
-def image_grid(images: np.ndarray, n_cols: int = 6, tile: int = 192) -> np.ndarray:
+def image_grid(images: np.ndarray, n_cols: int = 6, tile: int = 192, labels: bool = True,
+               view_names: Sequence[str] | None = None) -> np.ndarray:
     """Tile ``(V, T, H, W, 3)`` uint8 images: one row per view, ``n_cols`` frames evenly spaced.
 
-    Returns an ``(V * tile', n_cols * tile'', 3)`` uint8 RGB image (tiles keep the aspect
-    ratio, height ``tile`` px, 2 px white gutters).
+    With ``labels`` (default) each row is named (``view 0``, or ``view_names``), each
+    column carries its frame index, and a legend under the grid says what the channels
+    mean (R = tool point P, G = N on the tool x axis, B = U on the tool -z axis, a blue
+    floor = gripper open).
+
+    Returns an ``(rows, cols, 3)`` uint8 RGB image (tiles keep the aspect ratio, height
+    ``tile`` px, 2 px white gutters).
     """
     import cv2
 
@@ -53,11 +59,30 @@ def image_grid(images: np.ndarray, n_cols: int = 6, tile: int = 192) -> np.ndarr
     cols = np.unique(np.linspace(0, T - 1, min(n_cols, T)).round().astype(int))
     th, tw = tile, max(1, round(tile * W / H))
     g = 2
-    out = np.full((V * (th + g) - g, len(cols) * (tw + g) - g, 3), 255, np.uint8)
+    grid = np.full((V * (th + g) - g, len(cols) * (tw + g) - g, 3), 255, np.uint8)
     for v in range(V):
         for j, t in enumerate(cols):
-            out[v * (th + g):v * (th + g) + th, j * (tw + g):j * (tw + g) + tw] = cv2.resize(
+            grid[v * (th + g):v * (th + g) + th, j * (tw + g):j * (tw + g) + tw] = cv2.resize(
                 images[v, t], (tw, th), interpolation=cv2.INTER_AREA)
+    if not labels:
+        return grid
+    names = list(view_names) if view_names is not None else [f"view {v}" for v in range(V)]
+    if len(names) != V:
+        raise ValueError(f"view_names has {len(names)} names for {V} views")
+    font, fs, black = cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0)
+    left = 12 + max(cv2.getTextSize(n, font, fs, 1)[0][0] for n in names)
+    top, bottom = 24, 50
+    out = np.full((grid.shape[0] + top + bottom, grid.shape[1] + left, 3), 255, np.uint8)
+    out[top:top + grid.shape[0], left:] = grid
+    for j, t in enumerate(cols):
+        cv2.putText(out, f"frame {t}", (left + j * (tw + g) + 4, top - 8), font, fs, black, 1, cv2.LINE_AA)
+    for v, n in enumerate(names):
+        cv2.putText(out, n, (4, top + v * (th + g) + th // 2 + 5), font, fs, black, 1, cv2.LINE_AA)
+    y = top + grid.shape[0] + 20
+    cv2.putText(out, "R = tool point P (position)   G = N (tool x axis)   B = U (tool -z axis)", (4, y), font,
+                fs, black, 1, cv2.LINE_AA)
+    cv2.putText(out, "dark blue background (B floor 0.25) = gripper open; black = closed", (4, y + 22), font, fs,
+                black, 1, cv2.LINE_AA)
     return out
 
 
@@ -487,6 +512,9 @@ def _parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(prog="actimg", description="Robot actions as multi-view action images.",
                                      epilog=_wrap(__doc__.split("\n\n", 1)[1]), formatter_class=fmt)
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"actimg {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     d = sub.add_parser("demo", help="encode the embedded default scene, write a PNG grid, decode, print errors")
     d.add_argument("--views", type=int, default=3, help="number of cameras (default 3)")
@@ -576,6 +604,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``actimg`` console script; returns the exit status."""
+    # FFmpeg inside OpenCV prints its own lines ("moov atom not found") on stderr; the CLI
+    # promises one "actimg: error:" line, so keep FFmpeg quiet unless the user asked for it
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     parser = _parser()
     args = parser.parse_args(argv)
     try:

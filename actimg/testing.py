@@ -53,7 +53,7 @@ from .geometry.camera import CameraRig, look_at
 from .codec.encoder import encode, project_actions
 from .geometry.rotations import matrix_to_euler, quat_to_matrix
 from .codec.actions import action_points
-from .codec.spec import PAPER, ActionImageSpec
+from .codec.spec import PAPER, ActionImageSpec, resolve_spec
 
 __all__ = [
     "WORKSPACE_CENTER", "COMMON_SIZES", "image_sizes", "rigs", "reachable_actions", "scenes",
@@ -271,7 +271,7 @@ def reachable_actions(draw: Any, n_frames: Any = st.integers(1, 6),
     Orientations are uniformly random rotations (any roll, pitch, yaw), as Euler angles
     in radians in scipy's ranges.
     """
-    spec = spec or PAPER
+    spec = resolve_spec(spec)
     T = draw(_strategy(n_frames))
     mode = draw(st.sampled_from(["binary", "uniform"])) if openness == "any" else openness
     c = np.asarray(center, dtype=np.float64)
@@ -342,7 +342,7 @@ def scenes(draw: Any, n_views: Any = st.integers(2, 6), sizes: Any = None, per_f
     triangulated. Other arguments as for :func:`rigs` and :func:`reachable_actions`;
     ``T`` is shared.
     """
-    spec = spec or PAPER
+    spec = resolve_spec(spec)
     T = draw(_strategy(n_frames))
     rig = draw(rigs(n_views=n_views, sizes=sizes, per_frame=per_frame, n_frames=T, baseline=baseline))
     actions = draw(reachable_actions(n_frames=T, openness=openness, spec=spec))

@@ -39,6 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import actimg  # noqa: E402
 from actimg import calibration as cal  # noqa: E402
 from actimg import corrupt  # noqa: E402
+from _results import output_dir  # noqa: E402
 from accuracy import random_actions, random_rig  # noqa: E402
 
 
@@ -365,21 +366,28 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="a small smoke run (1 size, few frames)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "fidelity"))
+    p.add_argument("--out", default=None, help="output folder (default: benchmarks/results/fidelity for a full run; "
+                   "a --quick run only prints unless --out is given, and never writes there)")
     args = p.parse_args(argv)
+    out = output_dir(args.out, args.quick, "fidelity")
     if args.quick:
         args.sizes, args.views, args.scenes, args.frames = [256], [3], 1, 4
         args.levels, args.trials = [0.0, 0.5], 2
     else:
         args.sizes, args.views, args.scenes, args.frames = [256, 512], [2, 3, 4], 4, 10
         args.levels, args.trials = [0.0, 0.1, 0.25, 0.5, 1.0, 2.0], 20
-    os.makedirs(args.out, exist_ok=True)
     t0 = time.perf_counter()
     actimg.warmup()
     calib = calibration_sweep(args)
     corr = corruption_sweep(args)
     conf = confidence_report(corr)
     md = markdown(corr, calib, conf, args)
+    if out is None:
+        print(md)
+        print("quick run: nothing written (pass --out DIR to keep the tables and figures)", file=sys.stderr)
+        return 0
+    args.out = str(out)
+    os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "fidelity.md"), "w") as f:
         f.write(md)
     clean_rows = [{k: v for k, v in r.items() if not k.startswith("_")} for r in corr]

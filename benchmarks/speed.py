@@ -68,6 +68,7 @@ from numba import njit  # noqa: E402
 import actimg  # noqa: E402
 from actimg.codec._encode_kernels import _store_block, _store_fence  # noqa: E402
 from actimg.codec._llvm import _address  # noqa: E402
+from benchmarks._results import output_dir  # noqa: E402
 from benchmarks._scenes import Scene, add_noise, make_scene  # noqa: E402
 
 #: (views, frames, height, width, name)
@@ -577,10 +578,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="first-call measurement: 'full' cold + warm in a fresh NUMBA_CACHE_DIR (default), "
                     "'warm' the default cache only (--quick default), 'skip'")
     ap.add_argument("--seed", type=int, default=0, help="scene and noise seed")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results",
-                    help="output directory for speed.md and speed.json (default benchmarks/results/)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="output directory for speed.md and speed.json (default: benchmarks/results/ for a full "
+                    "run; a --quick run only prints unless --out is given, and never writes there)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every repetition")
     args = ap.parse_args(argv)
+    out = output_dir(args.out, args.quick)
 
     reps = args.reps if args.reps is not None else (3 if args.quick else 7)
     slow_reps = args.slow_reps if args.slow_reps is not None else (1 if args.quick else 3)
@@ -631,11 +634,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = build_rows(results, comp)
     md = render_markdown(meta, rows, results)
     print(md)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "speed.md").write_text(md)
-    with open(args.out / "speed.json", "w") as f:
+    if out is None:
+        print("quick run: nothing written (pass --out DIR to keep the tables)", file=sys.stderr)
+        return 0
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "speed.md").write_text(md)
+    with open(out / "speed.json", "w") as f:
         json.dump({"meta": meta, "configs": results, "compile": comp, "rows": rows}, f, indent=1)
-    print(f"wrote {args.out / 'speed.md'} and {args.out / 'speed.json'}", file=sys.stderr)
+    print(f"wrote {out / 'speed.md'} and {out / 'speed.json'}", file=sys.stderr)
     return 0
 
 

@@ -1,7 +1,7 @@
 """Dense, plain-numpy reference implementation of the published action-image ENCODER.
 
 This module is the test oracle for ``actimg``'s fast encoder. It is written straight from
-``ACTION_IMAGE_SPEC.md`` ("From action to three 3D points" and "From points to an RGB
+``docs/format.md`` (sections 3, "Three points per action", and 4, "One RGB
 action image") and is deliberately simple: every pixel of every channel is evaluated
 densely, in float64, exactly as the published renderer does, and only then cast to
 float32. Clarity beats speed here; do not optimise it.

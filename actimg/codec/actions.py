@@ -12,7 +12,7 @@ import numpy as np
 from .._validate import as_float_array
 from ..geometry.rotations import (check_rotations, closest_rotation, euler_to_matrix, matrix_to_euler,
                                   matrix_to_quat, quat_to_matrix)
-from .spec import PAPER, ActionImageSpec
+from .spec import PAPER, ActionImageSpec, resolve_spec
 
 __all__ = ["actions_from_poses", "poses_from_actions", "action_points", "rotation_from_axes"]
 
@@ -31,7 +31,7 @@ def rotation_from_axes(normal_dirs: np.ndarray, up_dirs: np.ndarray,
         ``(..., 3, 3)`` ``tool2world`` rotations minimising the weighted squared distance
         between ``R @ axis`` and the unit measured directions (Wahba's problem).
     """
-    spec = spec or PAPER
+    spec = resolve_spec(spec)
     a = np.asarray(normal_dirs, dtype=np.float64)
     b = np.asarray(up_dirs, dtype=np.float64)
     a = a / np.linalg.norm(a, axis=-1, keepdims=True)
@@ -45,8 +45,17 @@ def rotation_from_axes(normal_dirs: np.ndarray, up_dirs: np.ndarray,
 
 def actions_from_poses(positions: np.ndarray, rotations: np.ndarray, openness: np.ndarray | float,
                        *, quat_order: str | None = None,
-                       spec: ActionImageSpec | None = None) -> np.ndarray:
+                       spec: ActionImageSpec | None = None,
+                       near: np.ndarray | None = None) -> np.ndarray:
     """Build ``(T, 7)`` actions ``[x, y, z, rx, ry, rz, openness]`` from poses.
+
+    Euler range: a rotation has many Euler triples. Without ``near`` the angles are
+    scipy's: the first and third in ``[-pi, pi]``, the middle in ``[-pi/2, pi/2]``
+    (Tait-Bryan sequences such as ``"xyz"``) or ``[0, pi]`` (proper ones such as
+    ``"zxz"``). So ``actions_from_poses(*poses_from_actions(a))`` returns ``a`` when
+    ``a``'s angles lie inside that range (away from ±pi, where either sign is right), and
+    the same rotation with angles that differ by multiples of 2 pi otherwise; pass
+    ``near=a[:, 3:6]`` to get ``a``'s own angles back.
 
     Args:
         positions: ``(T, 3)`` tool-centre points, metres, world frame.
@@ -54,8 +63,11 @@ def actions_from_poses(positions: np.ndarray, rotations: np.ndarray, openness: n
             quaternions with ``quat_order`` (``"xyzw"`` or ``"wxyz"``) named.
         openness: ``(T,)`` or scalar; 1 = open, 0 = closed.
         spec: gives the Euler sequence (default ``"xyz"`` extrinsic).
+        near: optional ``(T, 3)`` or ``(3,)`` Euler angles (radians): each returned
+            angle is shifted by a multiple of 2 pi to lie within pi of it (the same
+            rotation; e.g. the previous actions, for angles that stay continuous).
     """
-    spec = spec or PAPER
+    spec = resolve_spec(spec)
     p = as_float_array(positions, "positions", last=(3,), ndim=(2,))
     r = np.asarray(rotations)
     if r.ndim == 2 and r.shape[-1] == 4:
@@ -71,6 +83,12 @@ def actions_from_poses(positions: np.ndarray, rotations: np.ndarray, openness: n
     out = np.empty((p.shape[0], 7))
     out[:, :3] = p
     out[:, 3:6] = matrix_to_euler(R, spec.euler)
+    if near is not None:
+        ref = as_float_array(near, "near", last=(3,))
+        if ref.ndim not in (1, 2) or (ref.ndim == 2 and ref.shape[0] != p.shape[0]):
+            raise ValueError(f"near must be (3,) or (T, 3) with T={p.shape[0]}, got {ref.shape}")
+        # every Euler angle is 2 pi periodic in R: move each by whole turns towards near
+        out[:, 3:6] -= 2.0 * np.pi * np.round((out[:, 3:6] - ref) / (2.0 * np.pi))
     out[:, 6] = o
     return out
 
@@ -88,7 +106,7 @@ def poses_from_actions(actions: np.ndarray, *, quat_order: str | None = None,
     Rotations are ``(T, 3, 3)`` ``tool2world`` matrices, or ``(T, 4)`` quaternions in
     ``quat_order`` when it is given.
     """
-    spec = spec or PAPER
+    spec = resolve_spec(spec)
     a = _check_actions(actions)
     R = euler_to_matrix(a[:, 3:6], spec.euler)
     rot = matrix_to_quat(R, quat_order) if quat_order is not None else R
@@ -101,7 +119,7 @@ def action_points(actions: np.ndarray, spec: ActionImageSpec | None = None) -> n
     ``P = (x, y, z)``, ``N = P + L R n``, ``U = P + L R u`` with the spec's ``L`` (metres)
     and tool axes ``n``, ``u``.
     """
-    spec = spec or PAPER
+    spec = resolve_spec(spec)
     a = _check_actions(actions)
     R = euler_to_matrix(a[:, 3:6], spec.euler)
     return a[:, None, :3] + np.einsum("tij,pj->tpi", R, spec.tool_points)

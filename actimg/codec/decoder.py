@@ -11,7 +11,7 @@ from .._parallel import run_chunks
 from ..geometry._rotation_kernels import euler_code
 from ..geometry.camera import CameraRig, _frame_cameras
 from ..geometry.rotations import matrix_to_euler
-from .spec import PAPER, ActionImageSpec
+from .spec import PAPER, ActionImageSpec, resolve_spec
 
 __all__ = ["decode", "DecodeResult", "METHODS"]
 
@@ -145,7 +145,7 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
         points are decoded from that view (``single_view``); frames with less are
         ``valid=False`` with NaN actions.
     """
-    spec = spec or PAPER
+    spec = resolve_spec(spec)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     imgs, scale = _check_images(images, rig)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from . import _buffers
@@ -10,9 +12,9 @@ from .._parallel import run_from_both_ends
 from ..geometry._rotation_kernels import euler_code
 from .._validate import as_float_array
 from ..geometry.camera import CameraRig, _frame_cameras
-from .spec import PAPER, ActionImageSpec
+from .spec import PAPER, ActionImageSpec, resolve_spec
 
-__all__ = ["encode", "project_actions"]
+__all__ = ["encode", "project_actions", "BlankImagesWarning"]
 
 _DTYPES = (np.dtype(np.uint8), np.dtype(np.float32))
 
@@ -28,6 +30,23 @@ def _cameras(actions: np.ndarray, rig: CameraRig) -> tuple[np.ndarray, np.ndarra
     return Ks, W2C
 
 
+def _warn_if_blank(uv: np.ndarray, draw: np.ndarray, sigma: float, H: int, W: int) -> None:
+    """Warn when no drawn point of any frame lands near any view: the images would be
+    blank, which is almost always a convention error rather than the user's intent."""
+    r = 3.0 * sigma  # a blob farther than 3 sigma outside the image leaves < 1 level inside
+    u, v = uv[..., 0], uv[..., 1]
+    near = draw & (u > -r) & (u < W - 1 + r) & (v > -r) & (v < H - 1 + r)
+    if not near.any():
+        warnings.warn("no point of any frame projects into any view: every action image is blank. "
+                      "Likely cause: world2cam extrinsics passed as cam2world (use CameraRig.from_world2cam), "
+                      "OpenGL camera axes (actimg.cameras.from_opengl), or units (mm vs m)",
+                      BlankImagesWarning, stacklevel=3)
+
+
+class BlankImagesWarning(UserWarning):
+    """:func:`encode` drew nothing: no point of any frame lands in any view."""
+
+
 def project_actions(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Project the P, N, U points of ``(T, 7)`` actions into every view.
@@ -36,7 +55,7 @@ def project_actions(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec |
         ``pixels (V, T, 3, 2)`` (u, v) with pixel centres at integer coordinates and
         ``depth (V, T, 3)`` in metres (``<= 0``: behind the camera). Axis 2 is (P, N, U).
     """
-    spec = spec or PAPER
+    spec = resolve_spec(spec)
     a = as_float_array(actions, "actions", last=(7,), ndim=(2,))
     Ks, W2C = _cameras(a, rig)
     T = a.shape[0]
@@ -77,7 +96,7 @@ def encode(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = N
             cam2world, or OpenGL axes; a single point behind a camera is simply not
             drawn there).
     """
-    spec = spec or PAPER
+    spec = resolve_spec(spec)
     dt = np.dtype(dtype)
     if dt not in _DTYPES:
         raise TypeError(f"dtype must be np.uint8 or np.float32, got {dt}")
@@ -99,6 +118,7 @@ def encode(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = N
     if skip and first >= 0:
         raise ValueError(f"frame {first}: P, N and U are behind every camera (depth <= 0 in all {V} "
                          "views); are the extrinsics camera-to-world with OpenCV axes?")
+    _warn_if_blank(uv, draw, float(spec.sigma_px(H, W)), H, W)
     shape = (V, T, H, W, 3)
     if out is None:
         out = _buffers.empty(shape, dt)  # memory of a dropped result when there is one

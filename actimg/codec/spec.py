@@ -8,7 +8,7 @@ import numpy as np
 
 from ..geometry._rotation_kernels import euler_code
 
-__all__ = ["ActionImageSpec"]
+__all__ = ["ActionImageSpec", "PAPER", "SPEC_NAMES", "resolve_spec"]
 
 
 @dataclass(frozen=True)
@@ -103,3 +103,29 @@ class ActionImageSpec:
 
 #: The default format, built once (the dataclass is frozen, so sharing it is safe).
 PAPER = ActionImageSpec()
+
+
+#: Named formats accepted wherever a ``spec`` is: ``spec="paper"`` is ``ActionImageSpec.paper()``.
+SPEC_NAMES: dict[str, ActionImageSpec] = {"paper": PAPER}
+
+
+def resolve_spec(spec: ActionImageSpec | str | None) -> ActionImageSpec:
+    """The :class:`ActionImageSpec` that ``spec`` names: None -> the published format,
+    a spec -> itself, a name in :data:`SPEC_NAMES` (e.g. ``"paper"``) -> that format.
+
+    Raises:
+        TypeError: anything else (names what is expected).
+        ValueError: an unknown name (lists the known ones).
+    """
+    if spec is None:
+        return PAPER
+    if isinstance(spec, ActionImageSpec):
+        return spec
+    if isinstance(spec, str):
+        try:
+            return SPEC_NAMES[spec]
+        except KeyError:
+            raise ValueError(f"unknown spec name {spec!r}; known names: {sorted(SPEC_NAMES)} "
+                             "(or pass an actimg.ActionImageSpec)") from None
+    raise TypeError(f"spec must be an actimg.ActionImageSpec, a name in {sorted(SPEC_NAMES)} or None, "
+                    f"got {type(spec).__name__}")

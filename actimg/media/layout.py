@@ -1,6 +1,6 @@
 """Array layouts for video models, and blending for viewing.
 
-The published model (see ``ACTION_IMAGE_SPEC.md``) takes ``V = 2`` views of ``T = 41``
+The published model (see ``docs/format.md``) takes ``V = 2`` views of ``T = 41``
 frames at 512x512 and concatenates the segments along *time*:
 ``[video view 1, action view 1, video view 2, action view 2]``, i.e. ``2 V T`` frames.
 :func:`concat_time` builds that layout and :func:`split_time` undoes it;

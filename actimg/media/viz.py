@@ -24,7 +24,7 @@ from ..geometry.camera import CameraRig
 from ..codec.decoder import DecodeResult
 from .layout import overlay, side_by_side
 from ..geometry.rotations import euler_to_matrix, rotation_angle_deg
-from ..codec.spec import PAPER, ActionImageSpec
+from ..codec.spec import PAPER, ActionImageSpec, resolve_spec
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -117,7 +117,7 @@ def trajectory_errors(decoded: DecodeResult | np.ndarray, true_actions: np.ndarr
                       spec: ActionImageSpec | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame position error ``(T,)`` in mm and rotation error ``(T,)`` in degrees
     (geodesic angle between the rotations); NaN where the decoded frame is invalid."""
-    spec = spec or PAPER
+    spec = resolve_spec(spec)
     d = _poses(decoded, spec, "decoded")
     t = _poses(true_actions, spec, "true_actions")
     assert d is not None and t is not None
@@ -205,7 +205,7 @@ def plot_trajectories_3d(path: PathLike, true_actions: np.ndarray | None,
     """
     import pytransform3d.camera as pc
 
-    spec = spec or PAPER
+    spec = resolve_spec(spec)
     if not isinstance(rig, CameraRig):
         raise TypeError(f"rig must be a CameraRig, got {type(rig).__name__}")
     tru = _poses(true_actions, spec, "true_actions")
@@ -219,11 +219,14 @@ def plot_trajectories_3d(path: PathLike, true_actions: np.ndarray | None,
     pts = []
     if tru is not None:
         P = tru[0]
-        ax.plot(P[:, 0], P[:, 1], P[:, 2], color="k", lw=1.5, label="true P")
+        # wide and translucent under the decoded one, so both stay visible where they agree
+        ax.plot(P[:, 0], P[:, 1], P[:, 2], color="0.35", lw=5.0, alpha=0.35, solid_capstyle="round",
+                label="true P")
         pts.append(P)
     if dec is not None:
         P = dec[0]
-        ax.plot(P[:, 0], P[:, 1], P[:, 2], color="tab:red", ls="--", lw=1.2, marker=".", ms=4, label="decoded P")
+        ax.plot(P[:, 0], P[:, 1], P[:, 2], color="tab:red", lw=0.8, marker="x", ms=3.5, mew=0.8,
+                label="decoded P")
         pts.append(P)
     # tool axes on ~10 frames
     P, R = dec if dec is not None else tru  # type: ignore[misc]
@@ -310,7 +313,7 @@ def plot_errors(path: PathLike, result: DecodeResult, true_actions: np.ndarray |
     Returns:
         ``path`` as a string, or ``(path, figure)`` with ``return_figure=True``.
     """
-    spec = spec or PAPER
+    spec = resolve_spec(spec)
     if not isinstance(result, DecodeResult):
         raise TypeError(f"result must be a DecodeResult, got {type(result).__name__}")
     T = result.actions.shape[0]

@@ -424,8 +424,7 @@ class RigRefinement:
             with (least median of squares over views, candidates fitted to pairs of
             views). A view whose calibration is off shows its whole offset here while
             well calibrated views stay near 0 (the residuals of a plain triangulation
-            would spread one view's error over all views). The reference view is
-            diagnosed like any other.
+            would spread one view's error over all views). See ``offsets_relative_to``.
         offset_px: ``(V,)`` ``|mean_residual_px|``, pixels.
         offset_z: ``(V,)`` the offset relative to its standard error (from the scatter
             of the residuals): ``sqrt((du / se_u)^2 + (dv / se_v)^2)``.
@@ -433,6 +432,11 @@ class RigRefinement:
             (systematically offset), ascending.
         suspect_px, suspect_z: the thresholds used.
         reference_view: the view held fixed (gauge).
+        offsets_relative_to: ``"consensus"`` (the similarity most views agree with; the
+            reference view is diagnosed like any other, so a miscalibrated reference is
+            found) or ``"reference"`` (used when more than half of the views would be
+            suspect under the consensus, i.e. there is no consistent majority: every view
+            is then measured against the reference view, which is never suspect).
         scale_gauge: the scale gauge used (see :func:`refine_rig`).
         cost_before, cost_after: half the weighted sum of squared residuals.
         iterations: solver function evaluations used; ``converged``: whether the solver
@@ -458,6 +462,7 @@ class RigRefinement:
     suspect_px: float
     suspect_z: float
     reference_view: int
+    offsets_relative_to: str
     scale_gauge: str
     cost_before: float
     cost_after: float
@@ -484,6 +489,8 @@ class RigRefinement:
             corr = ("reference (fixed)" if v == self.reference_view
                     else f"{self.rotation_deg[v]:.3f} deg, {1000 * self.translation_m[v]:.1f} mm")
             flag = "  <- suspect" if v in self.suspect_views else ""
+            if v == self.reference_view and flag:
+                flag = "  <- suspect: the reference itself disagrees with the other views"
             lines.append(f"{v:4d} {int(self.n_observations[v]):5d} {self.rms_before[v]:8.3f} px "
                          f"{self.rms_after[v]:7.3f} px {self.offset_px[v]:8.2f} px ({du:+7.2f}, {dv:+7.2f}) "
                          f"{self.offset_z[v]:8.1f}   {corr}{flag}")
@@ -493,10 +500,13 @@ class RigRefinement:
                 lines.append(f"Suspect: view {v}: its detections are systematically offset by "
                              f"{self.offset_px[v]:.2f} px (du {du:+.2f}, dv {dv:+.2f}; {self.offset_z[v]:.0f} "
                              f"standard errors) from where its given calibration puts them.")
-            if 2 * len(self.suspect_views) > V:
-                lines.append("More than half of the views are offset: the given calibration has no consistent "
-                             "majority, so these offsets are relative to the best-agreeing views.")
-        else:
+            if self.reference_view in self.suspect_views:
+                lines.append(f"The reference view {self.reference_view} is itself offset from what the other "
+                             "views agree on: refine again with reference_view set to a view that is not suspect.")
+        if self.offsets_relative_to == "reference":
+            lines.append(f"More than half of the views disagree with each other (no consistent majority): "
+                         f"offsets are measured against the reference view {self.reference_view}, as given.")
+        if not self.suspect_views:
             lines.append(f"No view is systematically offset (thresholds: > {self.suspect_px:g} px and "
                          f"> {self.suspect_z:g} standard errors).")
         return "\n".join(lines)
@@ -690,12 +700,21 @@ def refine_rig(rig: CameraRig, detections: np.ndarray, weights: np.ndarray | Non
     rms_before = rms(_residuals_given(obs, Xu0))
     rms_after = rms(r_after.reshape(-1, 2) / obs.sw[:, None])
 
-    mean_res, se = _consensus_offsets(obs, Xu, V)
-    offset = np.linalg.norm(mean_res, axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        zc = np.where(mean_res == 0, 0.0, mean_res / se)
-    z = np.sqrt(np.sum(zc ** 2, axis=-1))
-    suspects = tuple(int(v) for v in np.flatnonzero((offset > suspect_px) & (z > suspect_z)))
+    def diagnose(consensus: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, ...]]:
+        mean_res, se = _consensus_offsets(obs, Xu, V, consensus)
+        offset = np.linalg.norm(mean_res, axis=-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zc = np.where(mean_res == 0, 0.0, mean_res / se)
+        z = np.sqrt(np.sum(zc ** 2, axis=-1))
+        return mean_res, offset, z, tuple(int(v) for v in np.flatnonzero((offset > suspect_px) & (z > suspect_z)))
+
+    mean_res, offset, z, suspects = diagnose(True)
+    basis = "consensus"
+    if 2 * len(suspects) > V:
+        # no consistent majority: the consensus alignment is arbitrary, so measure every view
+        # against the reference the caller chose (held fixed, hence never suspect)
+        mean_res, offset, z, suspects = diagnose(False)
+        basis = "reference"
 
     pts = np.full((T, P, 3), np.nan)
     pts[usable] = Xu
@@ -710,12 +729,17 @@ def refine_rig(rig: CameraRig, detections: np.ndarray, weights: np.ndarray | Non
         translation_m=ro(np.linalg.norm(centres - cbar, axis=-1)), points=ro(pts), initial_points=ro(X0),
         n_observations=ro(n_obs), rms_before=ro(rms_before), rms_after=ro(rms_after),
         mean_residual_px=ro(mean_res), offset_px=ro(offset), offset_z=ro(z), suspect_views=suspects,
-        suspect_px=suspect_px, suspect_z=suspect_z, reference_view=ref, scale_gauge=scale_gauge,
+        suspect_px=suspect_px, suspect_z=suspect_z, reference_view=ref, offsets_relative_to=basis,
+        scale_gauge=scale_gauge,
         cost_before=cost_before, cost_after=cost_after, iterations=nfev, converged=ok, message=msg)
 
 
-def _consensus_offsets(obs: _Obs, X: np.ndarray, V: int) -> tuple[np.ndarray, np.ndarray]:
+def _consensus_offsets(obs: _Obs, X: np.ndarray, V: int,
+                       consensus: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Per-view weighted mean residual ``(V, 2)`` and its standard error ``(V, 2)``.
+
+    With ``consensus=False`` the refined points are used as they are, in the gauge of the
+    reference view (whose given calibration is then right by definition).
 
     The refined points are mapped by a similarity ``X' = c + e^s R(w) (X - c) + t`` (``c``
     their centroid) onto the given rig; residuals are detection - reprojection of ``X'``
@@ -744,6 +768,8 @@ def _consensus_offsets(obs: _Obs, X: np.ndarray, V: int) -> tuple[np.ndarray, np
         r2 = np.sum(residuals(p, None) ** 2, axis=-1)
         return np.sqrt(np.bincount(obs.view, wt * r2, minlength=V) / sw_v)
 
+    if not consensus:
+        return _mean_and_se(obs, residuals(np.zeros(7), None), wt, sw_v, V)
     # candidates from every pair of views, on at most ~300 observations per view
     thin = np.zeros(obs.view.size, bool)
     for v in range(V):
@@ -759,7 +785,12 @@ def _consensus_offsets(obs: _Obs, X: np.ndarray, V: int) -> tuple[np.ndarray, np
     rms = view_rms(best)
     inliers = np.flatnonzero(rms <= 2.0 * best_score + 1e-9)
     p = fit(np.isin(obs.view, inliers), best)
-    r = residuals(p, None)
+    return _mean_and_se(obs, residuals(p, None), wt, sw_v, V)
+
+
+def _mean_and_se(obs: _Obs, r: np.ndarray, wt: np.ndarray, sw_v: np.ndarray, V: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted per-view mean ``(V, 2)`` of residuals ``r (n, 2)`` and its standard error."""
     mean = np.stack([np.bincount(obs.view, wt * r[:, k], minlength=V) for k in range(2)], axis=-1) / sw_v[:, None]
     dev = r - mean[obs.view]
     var = np.stack([np.bincount(obs.view, wt ** 2 * dev[:, k] ** 2, minlength=V) for k in range(2)], axis=-1)

@@ -53,7 +53,7 @@ from typing import Any, Literal, Union
 import cv2
 import numpy as np
 
-from ..codec.spec import PAPER, ActionImageSpec
+from ..codec.spec import PAPER, ActionImageSpec, resolve_spec
 
 __all__ = [
     "VIDEO_CODECS", "VideoCodecInfo", "available_video_codecs", "blur", "channel_crosstalk", "drop_blob",
@@ -445,7 +445,7 @@ def ghost_blob(images: np.ndarray, channel: Channel, relative_brightness: float 
     c = _channel(channel)
     rel = _real("relative_brightness", relative_brightness, 0.0)
     min_separation = _real("min_separation", min_separation, 0.0)
-    spec = spec or PAPER
+    spec = resolve_spec(spec)
     if not isinstance(spec, ActionImageSpec):
         raise TypeError(f"spec must be an ActionImageSpec, got {type(spec).__name__}")
     V, T, H, W = images.shape[:4]

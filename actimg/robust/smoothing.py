@@ -31,7 +31,7 @@ from scipy.spatial.transform import Rotation, RotationSpline, Slerp
 
 from ..codec.decoder import DecodeResult
 from ..geometry.rotations import check_rotations, matrix_to_euler
-from ..codec.spec import PAPER, ActionImageSpec
+from ..codec.spec import PAPER, ActionImageSpec, resolve_spec
 
 __all__ = ["smooth", "SmoothResult", "SMOOTH_METHODS", "INTERPOLATIONS"]
 
@@ -304,7 +304,7 @@ def smooth(result: DecodeResult, *, window: int = 7, polyorder: int = 2, fill_ga
     from scipy.ndimage import median_filter
     from scipy.signal import savgol_filter
 
-    spec = spec if spec is not None else PAPER
+    spec = resolve_spec(spec)
     if not isinstance(spec, ActionImageSpec):
         raise TypeError(f"spec must be an ActionImageSpec, got {type(spec).__name__}")
     T = _check_result(result)
