@@ -58,8 +58,15 @@ class DecodeResult:
             pose that fits, so its confidence is low. Blob sizes and amplitudes and the
             gripper floor are the same in every such pose: they cannot decide.
 
-    ``confidence = 1 / (1 + (position_std / 1 mm)^2 + (rotation_std / 1 deg)^2)``, times a
-    gripper factor in [0.5, 1] (how clearly the floor is above or below half its level).
+    ``confidence = 1 / (1 + (position_std / 0.5 mm)^2 + (rotation_std / 0.5 deg)^2)``, times
+    a gripper factor in [0.5, 1] (how clearly the floor is above or below half its level).
+    The stds come from the pose fit's covariance (the detections' fitted weights), inflated
+    by ``max(1, chi^2 / dof)`` of the frame's own residual and of the clip's median over its
+    multi-view frames (how much noisier the detections are than their weights say), and,
+    for ``ambiguous`` frames, by the distance to the farthest other pose that fits. So
+    ``confidence >= 0.5`` means a predicted std within 0.5 mm / 0.5 deg: the promise that
+    such a frame is within 2 mm and 2 deg keeps a 4-sigma margin for errors the residuals
+    cannot show (a video codec's lag moves the blobs consistently in every view).
     """
 
     actions: np.ndarray
