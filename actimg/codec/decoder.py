@@ -277,11 +277,10 @@ def _inflate(stats: np.ndarray, mask: np.ndarray, noise: float) -> None:
     own inflation ``max(1, chi^2 / dof)`` (``refine_pose``) to ``max(1, chi^2 / dof, noise)``:
     a frame whose few degrees of freedom happen to fit well is not more certain than the
     clip's detections are."""
-    for f in np.flatnonzero(mask):
-        own = stats[f, 3] if np.isfinite(stats[f, 3]) else 1.0
-        own = max(1.0, own)
-        if noise > own:
-            stats[f, 1:3] *= np.sqrt(noise / own)
+    if noise <= 1.0:
+        return
+    own = np.maximum(1.0, np.nan_to_num(stats[mask, 3], nan=1.0))
+    stats[mask, 1:3] *= np.sqrt(np.maximum(noise / own, 1.0))[:, None]
 
 
 def _rot_deg(Ra: np.ndarray, Rb: np.ndarray) -> float:
