@@ -36,7 +36,6 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -232,7 +231,8 @@ def markdown(res: dict, args: argparse.Namespace, seconds: float) -> str:
     o = [f"# Trust: confident-wrong frames\n\n`{cmd}` ({seconds:.0f} s). {res['pooled']['all']['frames']} frames: "
          f"{len(args.seeds)} seed(s) x sizes {args.sizes} x views {args.views} x {{smooth trajectory, independent "
          f"random poses}} x {{all views, one view blank for the middle third}} x {{clean, "
-         f"{len(BEYOND)} corruptions x {len(args.levels)} strengths ({', '.join(args.levels)})}}, {args.frames} frames each. "
+         f"{len(BEYOND)} corruptions x {len(args.levels)} strengths ({', '.join(args.levels)})}}, "
+         f"{args.frames} frames each. "
          f"A frame is *confident* when valid with confidence >= {CONF}, *wrong* when off by > {POS_MM} mm or "
          f"> {ROT_DEG} deg. *kept*: fraction confident; *kept right*: confident and right; *right*: right "
          "whatever its confidence; *spearman*: confidence vs max(mm, deg) error (invalid = infinitely wrong).\n"]

@@ -18,7 +18,8 @@ from scipy.stats import spearmanr
 
 import actimg
 from actimg import corrupt
-from actimg.testing import image_sizes, reachable_actions, rigs, scenes
+from actimg.scenes import default_rig, default_trajectory
+from actimg.testing import reachable_actions, rigs, scenes
 
 POS_MM, ROT_DEG, CONF = 2.0, 2.0, 0.5
 SIZES = st.sampled_from([(128, 128), (192, 192), (256, 256), (160, 224)])
@@ -92,7 +93,6 @@ def test_trajectories_with_views_blanked_never_confidently_wrong(rig, ends, T, s
     ``step`` of the way), some views blanked in some frames: any frame off by > 2 mm or
     > 2 deg is invalid or below confidence 0.5."""
     actions = smooth_trajectory(ends[0], ends[0] + step * (ends[1] - ends[0]), T)
-    actions[:, 3:6] = smooth_trajectory(ends[0], ends[1], T)[:, 3:6] if step > 0.5 else actions[:, 3:6]
     images = actimg.encode(actions, rig)
     for _ in range(data.draw(st.integers(0, 2), label="n_blank")):
         v = data.draw(st.integers(0, rig.n_views - 1), label="view")
@@ -118,17 +118,10 @@ def test_two_view_random_poses_one_view_blanked(scene, data):
 
 # ------------------------------------------------------------------ explicit tests
 def _rig(V: int, size: int = 256) -> actimg.CameraRig:
-    rig = actimg.default_rig(V, size, size) if hasattr(actimg, "default_rig") else None
-    if rig is None:
-        from actimg.scenes import default_rig
-
-        rig = default_rig(V, size, size)
-    return rig
+    return default_rig(V, size, size)
 
 
 def _trajectory(T: int) -> np.ndarray:
-    from actimg.scenes import default_trajectory
-
     return default_trajectory(T)
 
 
