@@ -599,6 +599,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--method", choices=("actimg", "published"), default="actimg", help="decoder")
     r.add_argument("--out", required=True, help="output image (.png, .pdf, .svg)")
     r.set_defaults(func=_viz_errors)
+    from .datasets.cli import add_convert_parser  # actimg convert (issue 20); imports nothing heavy
+    add_convert_parser(sub)
     return parser
 
 

@@ -11,7 +11,9 @@ Three parts, all seeded:
    views) too.
 2. Corruptions (``actimg.corrupt``), each at three strengths, 2/3/4 views, 256/512 px,
    random rigs and poses (blobs cut by the border, points outside some views included),
-   for ``actimg.decode`` and ``actimg.decode(method="published")``.
+   for ``actimg.decode`` and ``actimg.decode(method="published")`` with both of the
+   published code's settings (``accuracy.PUBLISHED``: its inference script's 0.5-1.0 m,
+   512 depth samples, and its function defaults 0.1-5 m, 64 samples).
 3. Confidence: rank correlation between ``confidence`` and position error over every
    corrupted frame, and the error at each confidence decile.
 
@@ -40,7 +42,7 @@ import actimg  # noqa: E402
 from actimg import calibration as cal  # noqa: E402
 from actimg import corrupt  # noqa: E402
 from _results import output_dir  # noqa: E402
-from accuracy import random_actions, random_rig  # noqa: E402
+from accuracy import PUBLISHED, random_actions, random_rig  # noqa: E402
 
 
 # ------------------------------------------------------------------------ metrics
@@ -139,11 +141,12 @@ def corruption_sweep(args: argparse.Namespace) -> list[dict]:
             clean = [(rig, a, actimg.encode(a, rig)) for rig, a in scenes(args.seed, nv, size, args.scenes, args.frames)]
             for c in corruptions(size):
                 for level, strength in zip(("weak", "middle", "strong"), c.strengths):
-                    errs: dict[str, list] = {"actimg": [], "published": []}
+                    errs: dict[str, list] = {"actimg": [], **{name: [] for name in PUBLISHED}}
                     for i, (rig, a, img) in enumerate(clean):
                         bad = c.apply(img, strength, args.seed + 101 * i)
                         errs["actimg"].append(frame_errors(actimg.decode(bad, rig), a))
-                        errs["published"].append(frame_errors(actimg.decode(bad, rig, method="published"), a))
+                        for name, opts in PUBLISHED.items():
+                            errs[name].append(frame_errors(actimg.decode(bad, rig, method="published", **opts), a))
                     for dec, e in errs.items():
                         row = dict(part="corruption", corruption=c.name, level=level, strength=strength,
                                    unit=c.unit, size=size, views=nv, decoder=dec, **summarise(e))
@@ -156,6 +159,33 @@ def corruption_sweep(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def matched_sweep(args: argparse.Namespace) -> list[dict]:
+    """Every corruption at its middle strength, 3 views, on scenes matched to the published
+    inference settings (view 0 at 0.75 m from the workspace centre, every P and N 0.5-1.0 m
+    from it), so that its depth range is not what fails."""
+    size = args.sizes[-1]
+    rng = np.random.default_rng([args.seed, 3, size, 1])
+    clean = []
+    for _ in range(args.scenes):
+        rig = random_rig(rng, 3, size, view0_distance=0.75)
+        a = random_actions(rng, rig, args.frames, in_range=True)
+        clean.append((rig, a, actimg.encode(a, rig)))
+    rows = []
+    for c in corruptions(size):
+        strength = c.strengths[1]
+        errs: dict[str, list] = {"actimg": [], **{name: [] for name in PUBLISHED}}
+        for i, (rig, a, img) in enumerate(clean):
+            bad = c.apply(img, strength, args.seed + 101 * i)
+            errs["actimg"].append(frame_errors(actimg.decode(bad, rig), a))
+            for name, opts in PUBLISHED.items():
+                errs[name].append(frame_errors(actimg.decode(bad, rig, method="published", **opts), a))
+        for dec, e in errs.items():
+            rows.append(dict(part="matched", corruption=c.name, strength=strength, unit=c.unit, size=size,
+                             views=3, decoder=dec, **summarise(e)))
+    print(f"  matched-range scenes, {size} px 3 views", file=sys.stderr)
+    return rows
+
+
 # ------------------------------------------------------------------ calibration
 def calibration_sweep(args: argparse.Namespace) -> list[dict]:
     """Median position error vs calibration noise level, per number of views."""
@@ -164,7 +194,7 @@ def calibration_sweep(args: argparse.Namespace) -> list[dict]:
     for nv in args.views:
         for level in args.levels:
             e: dict[str, list] = {k: [] for k in ("actimg", "reference", "dlt", "optimal", "actimg+refine_rig",
-                                                  "published", "actimg aligned", "actimg+refine_rig aligned")}
+                                                  *PUBLISHED, "actimg aligned", "actimg+refine_rig aligned")}
             rng = np.random.default_rng([args.seed, nv, int(level * 1000)])
             for trial in range(args.trials):
                 rig = random_rig(rng, nv, size)
@@ -176,7 +206,8 @@ def calibration_sweep(args: argparse.Namespace) -> list[dict]:
                 res = actimg.decode(img, noisy)
                 e["actimg"].append(frame_errors(res, a)["pos"])
                 e["actimg aligned"].append(_aligned_mm(res, a))
-                e["published"].append(frame_errors(actimg.decode(img, noisy, method="published"), a)["pos"])
+                for name, opts in PUBLISHED.items():
+                    e[name].append(frame_errors(actimg.decode(img, noisy, method="published", **opts), a)["pos"])
                 ref = cal.triangulation_reference(rig, noisy, P)[:, 0]
                 e["reference"].append(_dist_mm(ref, a))
                 exact, _ = rig.project(a[:, :3])
@@ -249,11 +280,16 @@ def _fmt(x: float) -> str:
     return "inf" if not np.isfinite(x) else f"{x:.3f}"
 
 
-def markdown(corr: list[dict], calib: list[dict], conf: dict, args: argparse.Namespace) -> str:
+def markdown(corr: list[dict], calib: list[dict], conf: dict, args: argparse.Namespace,
+             matched: list[dict] | None = None) -> str:
     out = [f"# actimg decode fidelity\n\n`python benchmarks/fidelity.py{' --quick' if args.quick else ''}` "
            f"(seed {args.seed}; {args.scenes} scenes x {args.frames} frames per cell; invalid frames count as "
            "failures). Position error in mm, rotation error in degrees (full rotation; the published decoder "
-           "cannot recover roll), openness accuracy, fraction of frames valid.\n"]
+           "cannot recover roll), openness accuracy, fraction of frames valid. The published decoder runs "
+           "with both settings its code uses: `inference` = its inference script's near 0.5 m, far 1.0 m, 512 "
+           "depth samples, no edge smoothing; `defaults` = its function defaults, 0.1-5 m, 64 samples, edge "
+           "smoothing. The scenes put the tool 0.35-1.7 m from the cameras, often outside the inference "
+           "settings' range; the last table repeats the targets on scenes matched to that range.\n"]
     out.append("\n## Targets: 512 px, 3 views, every corruption at its middle strength\n\n"
                "| corruption | strength | decoder | pos median | pos p90 | rot median | rot p90 | open acc | valid | met? |\n"
                "|---|---|---|---|---|---|---|---|---|---|\n")
@@ -279,8 +315,9 @@ def markdown(corr: list[dict], calib: list[dict], conf: dict, args: argparse.Nam
                "with each other, not with the true world frame, which no image can reveal, so its gain shows in "
                "the `aligned` columns (error after the best similarity transform onto the truth).\n\n"
                "| views | level | actimg | reference | actimg / reference | met? | DLT | optimal | "
-               "actimg + refine_rig | published | actimg, aligned | actimg + refine_rig, aligned |\n"
-               "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+               "actimg + refine_rig | " + " | ".join(PUBLISHED) + " | actimg, aligned | "
+               "actimg + refine_rig, aligned |\n"
+               "|---|---|---|---|---|---|---|---|---|" + "---|" * len(PUBLISHED) + "---|---|\n")
     by = {(r["views"], r["level"], r["method"]): r for r in calib}
     for nv in sorted({r["views"] for r in calib}):
         for level in sorted({r["level"] for r in calib}):
@@ -292,7 +329,7 @@ def markdown(corr: list[dict], calib: list[dict], conf: dict, args: argparse.Nam
                 ratio_s, met = f"{ratio:.3f}", ("yes" if ratio <= 1.05 else "**no**")
             out.append(f"| {nv} | {level:g} | {_fmt(g('actimg'))} | {_fmt(g('reference'))} | {ratio_s} | {met} | "
                        f"{_fmt(g('dlt'))} | {_fmt(g('optimal'))} | {_fmt(g('actimg+refine_rig'))} | "
-                       f"{_fmt(g('published'))} | {_fmt(g('actimg aligned'))} | "
+                       + "".join(f"{_fmt(g(name))} | " for name in PUBLISHED) + f"{_fmt(g('actimg aligned'))} | "
                        f"{_fmt(g('actimg+refine_rig aligned'))} |\n")
     out.append(f"\n## Confidence\n\nSpearman rank correlation between confidence and position error over "
                f"{conf['frames']} corrupted frames: **{conf['spearman_conf_vs_error']:.3f}** (negative: higher "
@@ -301,6 +338,16 @@ def markdown(corr: list[dict], calib: list[dict], conf: dict, args: argparse.Nam
     for d in conf["deciles"]:
         out.append(f"| {d['decile']} | {d['conf_lo']:.3f}-{d['conf_hi']:.3f} | {_fmt(d['pos_med_mm'])} | "
                    f"{_fmt(d['pos_p90_mm'])} | {d['valid']:.3f} |\n")
+    if matched:
+        out.append(f"\n## Scenes matched to the published inference settings: {matched[0]['size']} px, 3 views, "
+                   "middle strength\n\nView 0 at 0.75 m from the workspace centre, every P and N 0.5-1.0 m from "
+                   "it (the depth range the published inference settings search).\n\n"
+                   "| corruption | strength | decoder | pos median | pos p90 | rot median | rot p90 | open acc | valid |\n"
+                   "|---|---|---|---|---|---|---|---|---|\n")
+        for r in matched:
+            out.append(f"| {r['corruption']} | {r['strength']:g} {r['unit']} | {r['decoder']} | "
+                       f"{_fmt(r['pos_med_mm'])} | {_fmt(r['pos_p90_mm'])} | {_fmt(r['rot_med_deg'])} | "
+                       f"{_fmt(r['rot_p90_deg'])} | {r['open_acc']:.3f} | {r['valid']:.3f} |\n")
     out.append("\n## Every corruption cell\n\n| corruption | level | strength | size | views | decoder | pos median | "
                "pos p90 | rot median | rot p90 | open acc | valid |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
     for r in corr:
@@ -320,7 +367,8 @@ def figures(corr: list[dict], calib: list[dict], out_dir: str) -> list[str]:
     views = sorted({r["views"] for r in calib})
     fig, axes = plt.subplots(1, len(views), figsize=(5 * len(views), 4), squeeze=False)
     style = {"actimg": ("C0", "o-"), "reference": ("k", "--"), "dlt": ("C2", ":"), "optimal": ("C3", "-."),
-             "actimg+refine_rig": ("C1", "s-"), "published": ("C7", "x-")}
+             "actimg+refine_rig": ("C1", "s-")}
+    style.update({name: (col, ls) for name, col, ls in zip(PUBLISHED, ("C7", "C8"), ("x-", "+:"))})
     for ax, nv in zip(axes[0], views):
         for m, (col, ls) in style.items():
             pts = sorted((r["level"], r["pos_med_mm"]) for r in calib if r["views"] == nv and r["method"] == m)
@@ -343,11 +391,13 @@ def figures(corr: list[dict], calib: list[dict], out_dir: str) -> list[str]:
     if cells:
         names = [r["corruption"] for r in cells if r["decoder"] == "actimg"]
         ours = [r["pos_med_mm"] for r in cells if r["decoder"] == "actimg"]
-        theirs = [r["pos_med_mm"] for r in cells if r["decoder"] == "published"]
         fig, ax = plt.subplots(figsize=(9, 4))
         x = np.arange(len(names))
-        ax.bar(x - 0.2, np.minimum(ours, 1e3), 0.4, label="actimg")
-        ax.bar(x + 0.2, np.minimum(theirs, 1e3), 0.4, label="published", color="C7")
+        width = 0.8 / (1 + len(PUBLISHED))
+        ax.bar(x - 0.4 + width / 2, np.minimum(ours, 1e3), width, label="actimg")
+        for j, (name, col) in enumerate(zip(PUBLISHED, ("C7", "C8"))):
+            theirs = [r["pos_med_mm"] for r in cells if r["decoder"] == name]
+            ax.bar(x - 0.4 + width * (j + 1.5), np.minimum(theirs, 1e3), width, label=name, color=col)
         ax.axhline(0.5, color="k", ls="--", lw=1, label="target (0.5 mm)")
         ax.set_yscale("log")
         ax.set_xticks(x, names, rotation=30, ha="right")
@@ -381,7 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     calib = calibration_sweep(args)
     corr = corruption_sweep(args)
     conf = confidence_report(corr)
-    md = markdown(corr, calib, conf, args)
+    matched = matched_sweep(args)
+    md = markdown(corr, calib, conf, args, matched)
     if out is None:
         print(md)
         print("quick run: nothing written (pass --out DIR to keep the tables and figures)", file=sys.stderr)
@@ -392,7 +443,8 @@ def main(argv: list[str] | None = None) -> int:
         f.write(md)
     clean_rows = [{k: v for k, v in r.items() if not k.startswith("_")} for r in corr]
     with open(os.path.join(args.out, "fidelity.json"), "w") as f:
-        json.dump({"corruptions": clean_rows, "calibration": calib, "confidence": conf}, f, indent=1)
+        json.dump({"corruptions": clean_rows, "calibration": calib, "confidence": conf,
+                   "matched_to_inference_range": matched}, f, indent=1)
     paths = figures(corr, calib, args.out)
     print(md)
     print(f"wrote {args.out}/fidelity.md, fidelity.json, {', '.join(os.path.basename(x) for x in paths)} "

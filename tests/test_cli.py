@@ -107,7 +107,8 @@ def test_demo_through_the_console_script(tmp_path):
     import cv2
 
     grid = cv2.imread(str(tmp_path / "demo_out" / "action_images.png"))
-    assert grid is not None and grid.shape[0] == 2 * 192 + 2  # two rows of 192 px tiles, 2 px gutter
+    # two rows of 192 px tiles, 2 px gutter, a row of frame labels above and a legend below
+    assert grid is not None and grid.shape[0] == 24 + 2 * 192 + 2 + 50
 
 
 # ---------------------------------------------------------- encode / decode

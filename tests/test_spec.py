@@ -12,7 +12,7 @@ from actimg import ActionImageSpec, CameraRig
 
 PUBLISHED = dict(sigma_fraction=0.05, axis_length=0.1, normal_axis=(1.0, 0.0, 0.0), up_axis=(0.0, 0.0, -1.0),
                  gripper_floor=0.25, gripper_threshold=0.5, euler="xyz", pixel_origin="integer",
-                 behind_camera="skip")
+                 behind_camera="skip", precision="float32", quantize="round")
 
 
 def test_paper_defaults_are_the_published_values():

@@ -135,7 +135,10 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     Args:
         images: ``(V, T, H, W, 3)`` uint8 (0..255) or float (0..1) action images.
         rig: the cameras the images were rendered with (``V`` views, ``H x W``).
-        spec: the format (default ``ActionImageSpec.paper()``).
+        spec: the format (default ``ActionImageSpec.paper()``). With
+            ``precision="bfloat16"`` the images are taken as the released model's bfloat16
+            renderings: resampled from its pixel grid to the integer one and decoded
+            through its bfloat16-rounded cameras (:mod:`actimg.codec.bf16`).
         method: ``"actimg"`` (this library's decoder) or ``"published"`` (the published
             algorithm, for comparison; see :mod:`actimg.published`; its options
             ``near``, ``far``, ``num_depth_samples`` ... pass through).
@@ -156,6 +159,10 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     imgs, scale = _check_images(images, rig)
+    if spec.precision == "bfloat16" and method == "actimg":
+        # drawn by the bfloat16 renderer: undo its pixel grid, decode through its cameras
+        from .bf16 import regrid, rounded_rig
+        imgs, scale, rig = regrid(imgs), 1.0, rounded_rig(rig)
     if method == "published":
         return _decode_published(imgs, rig, spec, **published_options)
     if published_options:

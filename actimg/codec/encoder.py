@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 
@@ -129,6 +130,8 @@ def encode(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = N
             raise ValueError(f"out must have shape {shape} and dtype {dt}, got {out.shape} {out.dtype}")
         if not out.flags.c_contiguous or not out.flags.writeable:
             raise ValueError("out must be C-contiguous and writeable")
+    if spec.precision == "bfloat16" or (dt == np.uint8 and spec.quantize == "truncate"):
+        return _encode_released(a, rig, spec, out)  # the released pipeline's arithmetic / 8 bits
     N = V * T
     flat = out.reshape(N, H, W * 3)
     kernel = _k.render_u8 if dt == np.uint8 else _k.render_f32
@@ -136,4 +139,21 @@ def encode(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = N
     # machines that write zero lines faster, one is bound by memory, the other by drawing
     run_from_both_ends(kernel, N, flat, uv.reshape(N, 3, 2), draw.reshape(N, 3), opened.reshape(N), order,
                        float(spec.sigma_px(H, W)), float(spec.gripper_floor))
+    return out
+
+
+def _encode_released(actions: np.ndarray, rig: CameraRig, spec: ActionImageSpec, out: np.ndarray) -> np.ndarray:
+    """``spec.precision="bfloat16"`` (numpy emulation, :mod:`actimg.codec.bf16`) and/or
+    ``spec.quantize="truncate"`` (8 bits as the released output path): float images first,
+    then the spec's 8-bit conversion into ``out``."""
+    from . import bf16
+
+    if spec.precision == "bfloat16":
+        Ks, _, C2W = _frame_cameras(rig, actions.shape[0])
+        floats = out if out.dtype == np.float32 else np.empty(out.shape, np.float32)
+        bf16.render_bf16(actions, Ks, C2W, rig.height, rig.width, spec, floats)
+    else:
+        floats = encode(actions, rig, replace(spec, quantize="round"), dtype=np.float32)
+    if out.dtype == np.uint8:
+        out[...] = bf16.to_uint8(floats, spec.quantize, spec.precision)
     return out

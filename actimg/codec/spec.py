@@ -36,6 +36,24 @@ class ActionImageSpec:
             the default) or ``"mirror"`` (the published renderer's defect: it divides by
             the negative depth and draws the mirrored projection). Points in front of
             the camera render byte-identically under both.
+        precision: the arithmetic of the renderer. ``"float32"`` (the default): the
+            format's definition, the Gaussians of the exact projections (float64
+            geometry, float32 pixels; byte-identical to the published float renderer).
+            ``"bfloat16"``: the released model's own targets; its training and inference
+            code casts actions and cameras to bfloat16 and renders in bfloat16, so
+            positions, angles and projections are rounded at every step (8 significant
+            bits) and the pixel grid is too (``arange(512)`` has 385 distinct values). Its
+            blobs sit a median 1.2 px (p90 2.3 px) from the float ones at 512 px
+            (``benchmarks/bf16.py``). Numpy emulation,
+            bit-exact to a torch transcription of the published code
+            (:mod:`actimg.codec.bf16`); slower than the float kernel. Requires
+            ``euler="xyz"`` and ``pixel_origin="integer"`` (the only ones it has).
+        quantize: how float images become 8 bits. ``"round"`` (the default):
+            ``round(255 x)``. ``"truncate"``: the released pipeline's output path,
+            ``uint8((y + 1) * 127.5)`` of the model's ``y = 2 x - 1`` in [-1, 1], which
+            truncates (``floor(255 x)``, at most one level low). :func:`actimg.decode`
+            needs no correction for it (its estimates on truncated frames are unbiased,
+            see ``tests/test_bf16.py``).
     """
 
     sigma_fraction: float = 0.05
@@ -47,6 +65,8 @@ class ActionImageSpec:
     euler: str = "xyz"
     pixel_origin: str = "integer"
     behind_camera: str = "skip"
+    precision: str = "float32"
+    quantize: str = "round"
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.sigma_fraction) and 0.0 < self.sigma_fraction <= 1.0):
@@ -73,13 +93,23 @@ class ActionImageSpec:
             raise ValueError(f"pixel_origin must be 'integer' or 'half', got {self.pixel_origin!r}")
         if self.behind_camera not in ("skip", "mirror"):
             raise ValueError(f"behind_camera must be 'skip' or 'mirror', got {self.behind_camera!r}")
+        if self.precision not in ("float32", "bfloat16"):
+            raise ValueError(f"precision must be 'float32' or 'bfloat16', got {self.precision!r}")
+        if self.quantize not in ("round", "truncate"):
+            raise ValueError(f"quantize must be 'round' or 'truncate', got {self.quantize!r}")
+        if self.precision == "bfloat16" and (self.euler != "xyz" or self.pixel_origin != "integer"):
+            raise ValueError("precision='bfloat16' reproduces the released renderer, which has only "
+                             f"euler='xyz' and pixel_origin='integer' (got euler={self.euler!r}, "
+                             f"pixel_origin={self.pixel_origin!r})")
 
     @classmethod
     def paper(cls, **overrides: object) -> "ActionImageSpec":
         """The published format (arXiv 2604.06168), with points behind a camera skipped.
 
         ``ActionImageSpec.paper(behind_camera="mirror")`` reproduces the published
-        renderer's behaviour for points behind a camera too.
+        renderer's behaviour for points behind a camera too;
+        ``ActionImageSpec.paper(precision="bfloat16")`` the released model's bfloat16
+        targets; ``quantize="truncate"`` its 8-bit output path.
         """
         return replace(cls(), **overrides)  # type: ignore[arg-type]
 

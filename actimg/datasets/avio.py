@@ -1,0 +1,169 @@
+"""Video files through PyAV (FFmpeg): H.264 and FFV1 writing, whole-file and time-range reading.
+
+Writers put the file in place only when it is complete (temporary name, then rename).
+Containers are written with ``fflags=+bitexact`` (no random Matroska segment id, no
+version strings), so FFV1 files of the same frames have the same bytes in any process
+(same FFmpeg build). libx264 output was seen to differ in a few bytes now and then under
+heavy CPU contention on the test machine (decoded frames agree within ~1 grey level), so
+H.264 files are compared by their frames, not their bytes. Encoders run single-threaded:
+the converter runs one episode per process, so the processes are the parallelism.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._deps import require
+
+__all__ = ["ACTION_CODECS", "OBS_CRF", "read_frames", "read_frames_at", "video_size", "write_frames"]
+
+# one thread, no sliced threads, one lookahead thread: the bytes must not depend on the load
+_X264_SERIAL = "threads=1:sliced-threads=0:lookahead-threads=1"
+#: action-video codecs: name -> (file extension, PyAV encoder, pixel format, options)
+ACTION_CODECS: dict[str, tuple[str, str, str, dict[str, str]]] = {
+    "ffv1": (".mkv", "ffv1", "bgr0", {"threads": "1"}),                # lossless
+    "h264": (".mp4", "libx264", "yuv444p",
+             {"crf": "12", "preset": "medium", "threads": "1", "x264-params": _X264_SERIAL}),
+}
+#: constant-rate factor of observation videos (H.264, yuv420p)
+OBS_CRF = 20
+_OBS = ("libx264", "yuv420p", {"crf": str(OBS_CRF), "preset": "medium", "threads": "1", "x264-params": _X264_SERIAL})
+
+
+def temp_path(path: Path) -> Path:
+    """The temporary name of ``path`` while it is written (same folder and extension)."""
+    return path.with_name(f".{path.stem}.partial{path.suffix}")
+
+
+def write_frames(path: str | os.PathLike[str], frames: np.ndarray, fps: float, codec: str = "h264-obs") -> None:
+    """Write ``(T, H, W, 3)`` uint8 RGB frames.
+
+    ``codec``: ``"ffv1"`` (lossless, BGR0 planes), ``"h264"`` (libx264 4:4:4, CRF 12: the
+    action-video setting) or ``"h264-obs"`` (libx264 4:2:0, CRF 20: observation videos).
+    Even sizes are required for the 4:2:0 setting. The container follows the extension.
+    """
+    av = require("av")
+    from fractions import Fraction
+
+    path = Path(path)
+    if codec == "h264-obs":
+        enc, pix, opts = _OBS
+    elif codec in ACTION_CODECS:
+        _, enc, pix, opts = ACTION_CODECS[codec]
+    else:
+        raise ValueError(f"codec must be one of {sorted(ACTION_CODECS) + ['h264-obs']}, got {codec!r}")
+    a = np.ascontiguousarray(frames)
+    if a.dtype != np.uint8 or a.ndim != 4 or a.shape[-1] != 3 or a.shape[0] < 1:
+        raise ValueError(f"frames must be (T, H, W, 3) uint8 with T >= 1, got {a.shape} {a.dtype}")
+    T, H, W, _ = a.shape
+    if pix == "yuv420p" and (H % 2 or W % 2):
+        raise ValueError(f"H.264 4:2:0 needs an even width and height, got {H}x{W}")
+    tmp = temp_path(path)
+    try:
+        rate = Fraction(fps).limit_denominator(1001)
+        # bitexact: no random Matroska segment id, no muxer version strings: same frames, same bytes
+        with av.open(str(tmp), "w", format=_container(path), options={"fflags": "+bitexact"}) as out:
+            stream = out.add_stream(enc, rate=rate, options=dict(opts))
+            stream.width, stream.height, stream.pix_fmt = W, H, pix
+            stream.thread_count = 1
+            for t in range(T):
+                frame = av.VideoFrame.from_ndarray(a[t], format="rgb24")
+                frame.pts = t
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+            for packet in stream.encode():
+                out.mux(packet)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _container(path: Path) -> str:
+    ext = path.suffix.lower()
+    return {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov"}.get(ext) or _bad_ext(path)
+
+
+def _bad_ext(path: Path) -> str:
+    raise ValueError(f"video files must be .mp4, .mkv or .mov, got {path.name!r}")
+
+
+def _rgb(frame: Any) -> np.ndarray:
+    return frame.to_ndarray(format="rgb24")
+
+
+def read_frames(path: str | os.PathLike[str]) -> np.ndarray:
+    """Every frame of a video file as ``(T, H, W, 3)`` uint8 RGB.
+
+    Raises:
+        FileNotFoundError: no such file. ValueError: unreadable, or no frames.
+    """
+    av = require("av")
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"no such video file: {str(p)!r}")
+    try:
+        with av.open(str(p)) as src:
+            frames = [_rgb(f) for f in src.decode(video=0)]
+    except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
+        raise ValueError(f"{str(p)!r} is not a readable video: {exc}") from None
+    if not frames:
+        raise ValueError(f"{str(p)!r} has no video frames")
+    return np.stack(frames)
+
+
+def read_frames_at(path: str | os.PathLike[str], timestamps: Sequence[float], tolerance: float) -> np.ndarray:
+    """The frames shown at ``timestamps`` (seconds, increasing) of a video file: ``(T, H, W, 3)``.
+
+    Seeks to the first timestamp and decodes forward; each timestamp takes the frame whose
+    presentation time is within ``tolerance`` seconds of it (LeRobot's rule).
+
+    Raises:
+        ValueError: a timestamp has no frame within ``tolerance`` (a partial or shifted video).
+    """
+    av = require("av")
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"no such video file: {str(p)!r}")
+    ts = np.asarray(timestamps, dtype=np.float64)
+    out: list[np.ndarray | None] = [None] * len(ts)
+    try:
+        with av.open(str(p)) as src:
+            stream = src.streams.video[0]
+            tb = float(stream.time_base)
+            if len(ts) and ts[0] > 0:
+                src.seek(max(0, int((ts[0] - 1.0) / tb)), stream=stream, backward=True, any_frame=False)
+            i = 0
+            for frame in src.decode(stream):
+                if frame.pts is None:
+                    continue
+                t = frame.pts * tb
+                while i < len(ts) and ts[i] < t - tolerance:
+                    i += 1  # this timestamp was skipped: no frame matches it
+                if i >= len(ts):
+                    break
+                if abs(t - ts[i]) <= tolerance:
+                    out[i] = _rgb(frame)
+                    i += 1
+                    if i >= len(ts):
+                        break
+    except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
+        raise ValueError(f"{str(p)!r} is not a readable video: {exc}") from None
+    missing = [k for k, f in enumerate(out) if f is None]
+    if missing:
+        raise ValueError(f"{str(p)!r} has no frame within {tolerance:.4g} s of {len(missing)} of {len(ts)} "
+                         f"timestamps (first: {ts[missing[0]]:.4f} s): partial or misaligned video")
+    return np.stack(out)  # type: ignore[arg-type]
+
+
+def video_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """``(H, W)`` of the first video stream."""
+    av = require("av")
+    with av.open(str(path)) as src:
+        s = src.streams.video[0]
+        return int(s.codec_context.height), int(s.codec_context.width)

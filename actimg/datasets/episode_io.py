@@ -1,0 +1,220 @@
+"""Converting one episode: read, crop/resize, render action images, score, write, mark done.
+
+:func:`convert_episode` is what every engine runs per episode; it never raises (a failure
+becomes a ``failed`` row) and it writes the episode's completion marker last, so an
+episode counts as done only when all its files are in place.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..cameras.sources import _encode as _encode_rig
+from ..cameras.sources import _json_value
+from ..codec.spec import ActionImageSpec
+from ..geometry.camera import CameraRig
+from .avio import ACTION_CODECS, read_frames, write_frames
+from .episode import Episode
+from .files import npy_bytes, write_bytes, write_json, write_text
+from .frames import crop_resize_frames, crop_resize_rig
+from .quality import Thresholds, score_episode
+from .readers import Reader, error_line
+
+__all__ = ["ConvertOptions", "STATE_DIR", "convert_episode", "done_path", "rig_json", "staging_path",
+           "video_file"]
+
+STATE_DIR = ".actimg"  # DST/.actimg/done/<episode>.json (markers), DST/.actimg/staging/ (lerobot)
+FORMATS = ("folder", "lerobot")
+ON_QUALITY = ("flag", "drop")
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """How episodes are converted (see :func:`actimg.datasets.convert`)."""
+
+    size: tuple[int, int] | None = (256, 256)
+    action_codec: str = "ffv1"
+    format: str = "folder"
+    scaling: str = "center"
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    on_quality: str = "flag"
+    observation_videos: bool = True
+    spec: ActionImageSpec | None = None
+
+    def __post_init__(self) -> None:
+        if self.size is not None:
+            if (not isinstance(self.size, tuple) or len(self.size) != 2
+                    or not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x > 0
+                               for x in self.size)):
+                raise ValueError(f"size must be (height, width) in pixels, got {self.size!r}")
+            if self.size[0] % 2 or self.size[1] % 2:
+                raise ValueError(f"size must be even in both directions (H.264 4:2:0 observation videos), "
+                                 f"got {self.size[0]}x{self.size[1]}")
+        if self.action_codec not in ACTION_CODECS:
+            raise ValueError(f"action_codec must be one of {sorted(ACTION_CODECS)}, got {self.action_codec!r}")
+        if self.format not in FORMATS:
+            raise ValueError(f"format must be one of {FORMATS}, got {self.format!r}")
+        if self.on_quality not in ON_QUALITY:
+            raise ValueError(f"on_quality must be one of {ON_QUALITY}, got {self.on_quality!r}")
+        if not isinstance(self.thresholds, Thresholds):
+            raise TypeError("thresholds must be an actimg.datasets.Thresholds")
+
+
+def done_path(dst: Path, name: str) -> Path:
+    """The completion marker of episode ``name`` (its manifest row, JSON)."""
+    return dst / STATE_DIR / "done" / f"{name}.json"
+
+
+def staging_path(dst: Path, name: str) -> Path:
+    """Per-episode tables of the LeRobot output, assembled into parquet at the end."""
+    return dst / STATE_DIR / "staging" / f"{name}.npz"
+
+
+def video_file(position: int, key: str) -> str:
+    """LeRobot v3.0 video path of the episode at source ``position`` (one episode per file)."""
+    return f"videos/{key}/chunk-{position // 1000:03d}/file-{position % 1000:03d}.mp4"
+
+
+def rig_json(rig: CameraRig) -> str:
+    """The text of the rig file :func:`actimg.save_rig` writes for ``rig`` (tested equal)."""
+    return _json_value(_encode_rig(rig, "opencv", "cam2world", "integer"), 0) + "\n"
+
+
+def _row(name: str, status: str, **kw: Any) -> dict[str, Any]:
+    row = {"episode": name, "status": status, "frames": 0, "views": 0, "quality": float("nan"), "error": "",
+           "path": "", "flags": "", "outside": float("nan"), "jump_m": float("nan"), "jump_deg": float("nan"),
+           "triangulation_deg": float("nan"), "decode_mm": float("nan"), "read_s": 0.0, "render_s": 0.0,
+           "encode_s": 0.0, "quality_s": 0.0, "instruction": ""}
+    row.update(kw)
+    return row
+
+
+def _clean_partials(folder: Path) -> None:
+    if folder.is_dir():
+        for p in folder.iterdir():
+            if p.name.startswith(".") and ".partial" in p.name:
+                p.unlink()
+
+
+def _observation_frames(ep: Episode, size: tuple[int, int] | None) -> list[np.ndarray]:
+    out = []
+    for view, src in ep.videos.items():
+        frames = src if isinstance(src, np.ndarray) else read_frames(src)
+        if frames.shape[0] != ep.n_frames:
+            raise ValueError(f"video of view {view!r} has {frames.shape[0]} frames but the episode has "
+                             f"T={ep.n_frames} actions: partial episode")
+        if frames.shape[1:3] != (ep.rig.height, ep.rig.width):
+            raise ValueError(f"video of view {view!r} is {frames.shape[1]}x{frames.shape[2]} but the rig is "
+                             f"{ep.rig.height}x{ep.rig.width}")
+        out.append(crop_resize_frames(frames, *size) if size is not None else np.ascontiguousarray(frames))
+    return out
+
+
+def convert_episode(reader: Reader, name: str, position: int, dst: str | os.PathLike[str],
+                    options: ConvertOptions) -> dict[str, Any]:
+    """Convert source episode ``name`` (at ``position`` in the source order) into ``dst``.
+
+    Returns the manifest row (also written as the episode's completion marker). Never
+    raises for a bad episode: the row has ``status="failed"`` and the error.
+    """
+    from ..codec.encoder import encode
+
+    dst = Path(dst)
+    t0 = time.perf_counter()
+    times = {"read_s": 0.0, "render_s": 0.0, "encode_s": 0.0, "quality_s": 0.0}
+    try:
+        ep = reader.load(name)
+        obs = _observation_frames(ep, options.size) if options.observation_videos else []
+        t1 = time.perf_counter()
+        times["read_s"] = t1 - t0
+        rig = crop_resize_rig(ep.rig, *options.size, scaling=options.scaling) if options.size else ep.rig
+        images = encode(ep.actions, rig, spec=options.spec) if options.spec else encode(ep.actions, rig)
+        t2 = time.perf_counter()
+        times["render_s"] = t2 - t1
+        row = _write(ep, rig, obs, images, position, dst, options, times)
+    except Exception as exc:  # noqa: BLE001 - a bad episode is reported, never raised
+        row = _row(name, "failed", error=error_line(exc), **times)
+        if options.format == "folder" and (dst / name).is_dir():  # no half-written episode stays behind
+            import shutil
+
+            shutil.rmtree(dst / name, ignore_errors=True)
+    marker = done_path(dst, name)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    write_json(marker, row)
+    return row
+
+
+def _write(ep: Episode, rig: CameraRig, obs: list[np.ndarray], images: np.ndarray, position: int, dst: Path,
+           options: ConvertOptions, times: dict[str, float]) -> dict[str, Any]:
+    ext = ACTION_CODECS[options.action_codec][0]
+    views = ep.view_names
+    lossless = options.action_codec == "ffv1"
+    fps = ep.fps
+    # score first when the images are exact: a dropped episode writes nothing
+    t = time.perf_counter()
+    score = score_episode(ep.actions, rig, images, options.thresholds) if lossless else None
+    times["quality_s"] += time.perf_counter() - t
+    drop = score is not None and bool(score.flags) and options.on_quality == "drop"
+    if options.format == "folder":
+        folder = dst / ep.name
+        rel = ep.name
+        action_paths = [folder / f"action_{v}{ext}" for v in range(len(views))]
+    else:
+        folder = dst
+        rel = f"data/chunk-{position // 1000:03d}/file-{position % 1000:03d}.parquet"
+        action_paths = [dst / video_file(position, f"observation.images.{c}_action") for c in views]
+    if not drop:
+        t = time.perf_counter()
+        if options.format == "folder":
+            folder.mkdir(parents=True, exist_ok=True)
+            _clean_partials(folder)
+            write_bytes(folder / "actions.npy", npy_bytes(ep.actions))
+            rt = rig_json(rig)
+            write_text(folder / "rig.json", rt)
+            if ep.instruction is not None:
+                write_text(folder / "instruction.txt", ep.instruction + "\n")
+            obs_paths = [folder / f"video_{v}.mp4" for v in range(len(obs))]
+        else:
+            obs_paths = [dst / video_file(position, f"observation.images.{c}") for c in views[:len(obs)]]
+        for p, frames in zip(obs_paths, obs):
+            p.parent.mkdir(parents=True, exist_ok=True)
+            write_frames(p, frames, fps, "h264-obs")
+        for v, p in enumerate(action_paths):
+            p.parent.mkdir(parents=True, exist_ok=True)
+            write_frames(p, images[v], fps, options.action_codec)
+        if options.format == "lerobot":
+            st = staging_path(dst, ep.name)
+            st.parent.mkdir(parents=True, exist_ok=True)
+            import io
+
+            buf = io.BytesIO()
+            np.savez(buf, actions=ep.actions, rig=np.array(rig_json(rig)), position=np.array(position),
+                     instruction=np.array(ep.instruction if ep.instruction is not None else ""),
+                     has_instruction=np.array(ep.instruction is not None), fps=np.array(fps),
+                     cameras=np.array(list(views)), observations=np.array(len(obs) > 0))
+            write_bytes(st, buf.getvalue())
+        times["encode_s"] += time.perf_counter() - t
+    if score is None:  # lossy action codec: score what a reader of the files gets
+        t = time.perf_counter()
+        stored = np.stack([read_frames(p) for p in action_paths])
+        score = score_episode(ep.actions, rig, stored, options.thresholds)
+        times["quality_s"] += time.perf_counter() - t
+        if score.flags and options.on_quality == "drop":
+            drop = True  # written only to be scored: remove again
+            if options.format == "folder":
+                import shutil
+
+                shutil.rmtree(folder, ignore_errors=True)
+            else:
+                for p in action_paths + obs_paths + [staging_path(dst, ep.name)]:
+                    p.unlink(missing_ok=True)
+    status = "filtered" if score.flags else "ok"
+    return _row(ep.name, status, frames=ep.n_frames, views=len(views), quality=score.quality,
+                path="" if drop else rel, instruction=ep.instruction or "",
+                **{k: v for k, v in score.as_dict().items() if k != "quality"}, **times)
