@@ -215,7 +215,7 @@ def _noisy(imgs: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("spoil, reasons", [
     (_garbage, {"invalid", "single_view", "low_confidence", "ambiguous"}),
     (_blank, {"invalid"}),
-    (_one_view, {"single_view", "invalid"}),
+    (_one_view, {"ambiguous", "single_view", "invalid"}),
 ])
 def test_bad_chunks_are_held_and_raise_after_max_retries(spoil, reasons):
     model = LineModel(bad={i: spoil for i in range(10)})

@@ -202,21 +202,36 @@ def test_blank_images_are_invalid_with_nan_actions(dtype, background):
 
 def test_frame_seen_by_one_view_is_decoded_from_that_view():
     """A frame that only view 0 sees is decoded from view 0 alone (P3P of the known
-    triad, disambiguated by the neighbouring frames) and marked single_view."""
+    triad, disambiguated by the neighbouring frames of a smooth motion) and marked
+    single_view; between unrelated poses nothing disambiguates it: ambiguous."""
     rig = _rig2()
-    actions = _actions(3)
+    a0 = _actions(1)[0]
+    actions = np.repeat(a0[None], 3, axis=0)
+    actions[:, :3] += np.outer([0.0, 1.0, 2.0], [0.004, -0.003, 0.002])  # 5 mm and 3 deg per frame
+    actions[:, 3:6] = actimg.matrix_to_euler(
+        Rotation.from_rotvec(np.outer([0.0, 1.0, 2.0], [0.0, 0.0, np.radians(3.0)])).as_matrix()
+        @ actimg.euler_to_matrix(a0[3:6]))
     images = actimg.encode(actions, rig)
     images[1, 1] = 0  # frame 1 is only seen by view 0
     result = actimg.decode(images, rig)
     assert_consistent(result, 2, 3)
     assert result.valid.all()
     assert result.single_view.tolist() == [False, True, False]
+    assert not result.ambiguous.any()
     pos, rot = errors(result, actions)
     assert pos[[0, 2]].max() < 1.0 and rot[[0, 2]].max() < 1.0
     # one view gives depth from the triad's size alone: less accurate, and it says so
     assert pos[1] < 5.0 and rot[1] < 2.0, (pos, rot)
     assert result.position_std[1] > 3 * result.position_std[[0, 2]].max()
     assert result.confidence[1] < result.confidence[[0, 2]].min()
+    # unrelated poses around it: the neighbours cannot choose among the poses that fit
+    actions = _actions(3)
+    images = actimg.encode(actions, rig)
+    images[1, 1] = 0
+    result = actimg.decode(images, rig)
+    assert result.single_view.tolist() == [False, True, False]
+    assert result.ambiguous.tolist() == [False, True, False]
+    assert result.confidence[1] < 0.5
 
 
 def test_frame_without_any_full_view_is_invalid():

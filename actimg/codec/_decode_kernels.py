@@ -22,6 +22,12 @@ MAX_CANDIDATES = 4
 # a blob fit that leaves more intensity rms than this (3 quantisation steps) is from an
 # image that is not clean: refine_noisy refits it
 NOISY_RMS = 3.0 * (0.5 / 255.0)
+#: the predicted position std (metres) and rotation std (degrees) at which the pose part
+#: of the confidence is 0.5 on its own: a confident frame (>= 0.5) has a combined predicted
+#: std within these, a quarter of the 2 mm / 2 degree promise (a margin for what the fit's
+#: residuals cannot show, e.g. a video codec's lag, which moves every view consistently)
+CONF_STD_M = 0.5e-3
+CONF_STD_DEG = 0.5
 
 
 # --------------------------------------------------------------------------- scan
@@ -1439,11 +1445,12 @@ def assemble_frames(R, t, ok, model, Ks, W2Cs, uv, code, bgs, gripper_floor, sta
         # gripper: the blue background is the floor when open, black when closed
         openness[f] = 1.0 if fl > half else 0.0
         # confidence from the pose's own uncertainty (covariance of the fit, inflated
-        # when the views disagree): 1 / (1 + (sigma_pos / 1 mm)^2 + (sigma_rot / 1 deg)^2),
-        # times how far the gripper floor is from its decision threshold
+        # when the views disagree, by the clip's noise and by single-view ambiguity):
+        # 1 / (1 + (sigma_pos / 0.5 mm)^2 + (sigma_rot / 0.5 deg)^2), times how far the
+        # gripper floor is from its decision threshold
         pos_std[f] = stats[f, 1]
         rot_std[f] = math.degrees(stats[f, 2])
-        x = (pos_std[f] / 1e-3) ** 2 + rot_std[f] ** 2
+        x = (pos_std[f] / CONF_STD_M) ** 2 + (rot_std[f] / CONF_STD_DEG) ** 2
         if np.isnan(x):
             c = 0.0
         else:

@@ -50,9 +50,26 @@ class DecodeResult:
         position_std: ``(T,)`` predicted standard deviation of the position, metres
             (from the fit's covariance, inflated by the residual when views disagree).
         rotation_std: ``(T,)`` predicted standard deviation of the rotation, degrees.
+        ambiguous: ``(T,)`` True where more than one pose fits the detections and nothing
+            chose between them: a frame seen whole by one view only (three points in one
+            image fit up to four poses of the triad exactly, 45-130 mm and 100-180 degrees
+            apart; more with ghost blobs) whose neighbouring frames do not decide either
+            (no trusted decoded frame within ``MAX_GAP`` frames that exactly one of the
+            poses continues: a one-camera rig with no frame where only one pose fits, or
+            frames that jump). The pose given is the most plausible one, but its
+            ``position_std`` / ``rotation_std`` include the distance to the farthest other
+            pose that fits, so its confidence is low. Blob sizes and amplitudes and the
+            gripper floor are the same in every such pose: they cannot decide.
 
-    ``confidence = 1 / (1 + (position_std / 1 mm)^2 + (rotation_std / 1 deg)^2)``, times a
-    gripper factor in [0.5, 1] (how clearly the floor is above or below half its level).
+    ``confidence = 1 / (1 + (position_std / 0.5 mm)^2 + (rotation_std / 0.5 deg)^2)``, times
+    a gripper factor in [0.5, 1] (how clearly the floor is above or below half its level).
+    The stds come from the pose fit's covariance (the detections' fitted weights), inflated
+    by ``max(1, chi^2 / dof)`` of the frame's own residual and of the clip's median over its
+    multi-view frames (how much noisier the detections are than their weights say), and,
+    for ``ambiguous`` frames, by the distance to the farthest other pose that fits. So
+    ``confidence >= 0.5`` means a predicted std within 0.5 mm / 0.5 deg: the promise that
+    such a frame is within 2 mm and 2 deg keeps a 4-sigma margin for errors the residuals
+    cannot show (a video codec's lag moves the blobs consistently in every view).
     """
 
     actions: np.ndarray
@@ -70,6 +87,7 @@ class DecodeResult:
     single_view: np.ndarray | None = None
     position_std: np.ndarray | None = None
     rotation_std: np.ndarray | None = None
+    ambiguous: np.ndarray | None = None
 
     def __repr__(self) -> str:
         T = self.actions.shape[0]
@@ -214,7 +232,12 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     run_chunks(_k.frames_many, T, imgs, scale, bgs, cand_uv, cand_w, Ks, W2C, C2W, float(s),
                model, max(2.0, 0.25 * s), 10, 20, uv_f, w_f, R0, t0, ok, stats, min_items=4)
     # frames where only one view sees all three points: the pose from that view (P3P)
-    single = _single_view_poses(uv_f, w_f, model, Ks, W2C, C2W, R0, t0, ok, stats)
+    # how much noisier the detections are than their fitted weights say, from the clip's
+    # multi-view frames; every frame's predicted std is inflated by at least that
+    noise = _clip_noise_scale(stats, ok)
+    _inflate(stats, ok, noise)
+    single, ambiguous = _single_view_poses(uv_f, w_f, cand_uv, cand_w, model, Ks, W2C, C2W, R0, t0, ok, stats,
+                                           noise)
     ok |= single
     # everything the result holds, per frame in one pass (reprojection errors in the
     # kernels' pixel grid: the shift cancels); NaN where not ok
@@ -234,57 +257,279 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     return DecodeResult(actions=actions, positions=pts[:, 0].copy(), rotations=R0, openness=openness,
                         confidence=conf, valid=ok.copy(), reprojection_error=reproj, detections=det,
                         detection_weight=det_w, points=pts, gripper_floor=floors, method="actimg",
-                        single_view=single & ok, position_std=pos_std, rotation_std=rot_std)
+                        single_view=single & ok, position_std=pos_std, rotation_std=rot_std,
+                        ambiguous=ambiguous & ok)
 
 
-def _single_view_poses(uv: np.ndarray, w: np.ndarray, model: np.ndarray, Ks: np.ndarray, W2C: np.ndarray,
-                       C2W: np.ndarray, R0: np.ndarray, t0: np.ndarray, ok: np.ndarray,
-                       stats: np.ndarray) -> np.ndarray:
+#: continuity of the trajectory: how far (position in mm, rotation in degrees) a pose may
+#: be from the one predicted by its trusted neighbouring frames (interpolated between both
+#: sides, or extrapolated at constant velocity), per frame to the nearest of them, when
+#: the neighbours decide between single-view poses: one "step"
+STEP_MM = 30.0
+STEP_DEG = 20.0
+#: an alternative pose is ruled out by continuity when it is this many steps (per frame of
+#: gap) from the prediction, and the pose kept is within one
+CONTINUITY_MARGIN = 2.0
+#: trusted neighbours are looked for up to this many frames away on each side
+MAX_GAP = 3
+#: single-view poses closer than this (mm and degrees) are the same pose
+SAME_MM = 1.0
+SAME_DEG = 1.0
+#: a neighbour is trusted when its predicted std is below this (mm and degrees)
+TRUSTED_STD = 1.0
+#: tail probability of the chi-square test that a single-view pose fits the detections
+FIT_TAIL_Z = 3.72  # one-sided normal quantile of 1e-4
+
+
+def _chi2_quantile(dof: int) -> float:
+    """Upper ``1e-4`` quantile of chi-square with ``dof`` degrees of freedom (Wilson-Hilferty);
+    ``dof = 0`` (an exact fit is forced) gives a small floor."""
+    if dof <= 0:
+        return 1.0
+    a = 2.0 / (9.0 * dof)
+    return float(dof * (1.0 - a + FIT_TAIL_Z * np.sqrt(a)) ** 3)
+
+
+def _clip_noise_scale(stats: np.ndarray, ok: np.ndarray) -> float:
+    """Median ``chi^2 / dof`` of the pose fits of the clip's multi-view frames (``stats``
+    ``(T, 4)`` from ``refine_pose``), at least 1: how much the detections' fitted weights
+    understate their actual noise (compression, cross-talk, blur bias the centres more
+    than the blob fit's residual shows). 1 without a frame with redundancy."""
+    red = stats[ok, 3]
+    red = red[np.isfinite(red)]
+    return max(1.0, float(np.median(red))) if red.size else 1.0
+
+
+def _inflate(stats: np.ndarray, mask: np.ndarray, noise: float) -> None:
+    """Scale the predicted stds (``stats[:, 1:3]``) of the frames in ``mask`` from their
+    own inflation ``max(1, chi^2 / dof)`` (``refine_pose``) to ``max(1, chi^2 / dof, noise)``:
+    a frame whose few degrees of freedom happen to fit well is not more certain than the
+    clip's detections are."""
+    if noise <= 1.0:
+        return
+    own = np.maximum(1.0, np.nan_to_num(stats[mask, 3], nan=1.0))
+    stats[mask, 1:3] *= np.sqrt(np.maximum(noise / own, 1.0))[:, None]
+
+
+def _rot_deg(Ra: np.ndarray, Rb: np.ndarray) -> float:
+    c = (float(np.trace(Ra.T @ Rb)) - 1.0) / 2.0
+    return float(np.degrees(np.arccos(min(1.0, max(-1.0, c)))))
+
+
+def _single_view_poses(uv: np.ndarray, w: np.ndarray, cand_uv: np.ndarray, cand_w: np.ndarray, model: np.ndarray,
+                       Ks: np.ndarray, W2C: np.ndarray, C2W: np.ndarray, R0: np.ndarray, t0: np.ndarray,
+                       ok: np.ndarray, stats: np.ndarray, noise: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Poses of frames that multi-view triangulation could not decode but where one view
-    sees P, N and U: the P3P solutions of the known triad (``cv2.solveP3P``), each refined
-    with every detection of the frame; the one with the lowest reprojection error wins,
-    and ties (three points in one view fit up to four poses exactly) go to the solution
-    closest to the nearest multi-view frame in time. Writes R0, t0, stats; returns the
-    mask of frames so decoded (their depth is less certain: see ``position_std``)."""
+    sees P, N and U, with their ambiguity.
+
+    Three points in one view fit up to four poses of the known triad exactly (P3P), and a
+    view with ghost candidates fits more. For every such frame every pose that fits is
+    enumerated: the P3P solutions (``cv2.solveP3P``) of every combination of that view's
+    blob candidates, plus the poses of trusted neighbouring frames as starting points (a
+    solution that noise turned complex), each refined with every detection of the frame
+    (other views that see one or two points discriminate); a pose fits when its weighted
+    squared reprojection error passes a chi-square test (``1e-4`` tail; the weights are
+    scaled by ``noise``, the clip's median ``chi^2 / dof`` of multi-view frames when above
+    1, which also inflates the predicted std: with three points in one view the fit has no
+    redundancy to tell its own noise).
+
+    Then time decides: a frame with one fitting pose is trusted, as are multi-view frames
+    with a predicted std below ``TRUSTED_STD``; a frame with several is resolved when the
+    pose predicted from the trusted frames within ``MAX_GAP`` frames (interpolated between
+    both sides, else extrapolated from one) is within one step (``STEP_MM``, ``STEP_DEG``
+    per frame of gap to the nearest) of one pose and at least ``CONTINUITY_MARGIN`` steps
+    from every other. Resolved frames are trusted in
+    turn, so a chain of single-view frames is resolved from one trusted end; without one
+    (a one-camera rig where every frame fits several poses) nothing is. Blob amplitudes
+    and the gripper floor are the same for every pose, so they cannot help.
+
+    Unresolved frames keep the best pose (closest to a neighbour, else the lowest error)
+    and are ``ambiguous``: the largest distance to another fitting pose is added to the
+    predicted position and rotation std (in quadrature), so their confidence is low.
+
+    Writes R0, t0, stats ``(T, 4)`` of the frames decoded; returns ``(single, ambiguous)``,
+    ``(T,)`` bool each.
+    """
     import cv2
 
     T, V = uv.shape[:2]
     single = np.zeros(T, bool)
+    ambiguous = np.zeros(T, bool)
     if ok.all():
-        return single
-    anchors = np.flatnonzero(ok)
+        return single, ambiguous
+    scale = noise
+    trusted = ok & (stats[:, 1] * 1e3 < TRUSTED_STD) & (np.degrees(stats[:, 2]) < TRUSTED_STD)
+    cands: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, float]]] = {}
+    K_ = cand_w.shape[-1]
     for f in np.flatnonzero(~ok):
-        seen = (w[f] > 0).all(axis=1) & np.isfinite(uv[f]).all(axis=(1, 2))  # (V,)
-        if not seen.any():
+        full = [v for v in range(V) if (cand_w[v, f] > 0).any(axis=-1).all()]
+        if not full:
             continue
-        v = int(np.argmax(np.where(seen, w[f].min(axis=1), -1.0)))
-        try:
-            n_sol, rvecs, tvecs = cv2.solveP3P(model.astype(np.float64), uv[f, v].astype(np.float64),
-                                               Ks[f, v].astype(np.float64), None, flags=cv2.SOLVEPNP_P3P)
-        except cv2.error:
-            continue
-        if not n_sol:
-            continue
-        near = anchors[np.argmin(np.abs(anchors - f))] if anchors.size else -1
-        best = None
-        for rv, tv in zip(rvecs, tvecs):
-            Rc, _ = cv2.Rodrigues(rv)
-            R = C2W[f, v, :3, :3] @ Rc
-            t = C2W[f, v, :3, :3] @ tv.reshape(3) + C2W[f, v, :3, 3]
-            st = np.empty(4)
-            _k.refine_pose(uv[f], w[f], model, Ks[f], W2C[f], R, t, 20, st)
+        starts: list[tuple[np.ndarray, np.ndarray]] = []
+        for v in full:
+            idx = [np.flatnonzero(cand_w[v, f, p] > 0)[:K_] for p in range(3)]
+            for i0 in idx[0]:
+                for i1 in idx[1]:
+                    for i2 in idx[2]:
+                        pix = np.stack([cand_uv[v, f, 0, i0], cand_uv[v, f, 1, i1], cand_uv[v, f, 2, i2]])
+                        try:
+                            n_sol, rvecs, tvecs = cv2.solveP3P(model.astype(np.float64), pix.astype(np.float64),
+                                                               Ks[f, v].astype(np.float64), None,
+                                                               flags=cv2.SOLVEPNP_P3P)
+                        except cv2.error:
+                            continue
+                        for rv, tv in zip(rvecs[:n_sol], tvecs[:n_sol]):
+                            Rc, _ = cv2.Rodrigues(rv)
+                            starts.append((C2W[f, v, :3, :3] @ Rc,
+                                           C2W[f, v, :3, :3] @ tv.reshape(3) + C2W[f, v, :3, 3]))
+        for g in (*range(f - 1, max(-1, f - 1 - MAX_GAP), -1), *range(f + 1, min(T, f + 1 + MAX_GAP))):
+            if trusted[g]:
+                starts.append((R0[g].copy(), t0[g].copy()))
+        # every start refined against the frame's detections: the selected ones, with the
+        # full view's detections replaced by the candidates nearest the refined pose
+        found: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]] = []
+        for R, t in starts:
+            R = np.ascontiguousarray(R, dtype=np.float64)
+            t = np.ascontiguousarray(t, dtype=np.float64)
+            u_f = uv[f].copy()
+            w_f = w[f].copy()
+            for _ in range(2):
+                for v in full:
+                    for p in range(3):
+                        X = R @ model[p] + t
+                        xc = W2C[f, v, :3, :3] @ X + W2C[f, v, :3, 3]
+                        if not xc[2] > 0:
+                            break
+                        q = Ks[f, v] @ (xc / xc[2])
+                        k = np.flatnonzero(cand_w[v, f, p] > 0)
+                        d = np.linalg.norm(cand_uv[v, f, p, k] - q[:2], axis=1)
+                        j = k[int(np.argmin(d))]
+                        u_f[v, p] = cand_uv[v, f, p, j]
+                        w_f[v, p] = cand_w[v, f, p, j]
+                st = np.empty(4)
+                _k.refine_pose(u_f, w_f, model, Ks[f], W2C[f], R, t, 20, st)
+                if not np.isfinite(st[0]):
+                    break
             if not np.isfinite(st[0]):
                 continue
-            gap = 0.0
-            if near >= 0:
-                gap = float(np.linalg.norm(t - t0[near])) + 0.1 * float(np.linalg.norm(R - R0[near]))
-            key = (round(float(st[0]), 3), gap)  # reprojection first, then closeness in time
-            if best is None or key < best[0]:
-                best = (key, R, t, st)
-        if best is not None:
-            _, R0[f], t0[f], stats[f] = best
+            cost = float(_k._pose_cost(u_f, w_f, model, Ks[f], W2C[f], R, t))
+            n_obs = int(((w_f > 0) & np.isfinite(u_f).all(axis=-1)).sum())
+            if not np.isfinite(cost) or cost > scale * _chi2_quantile(2 * n_obs - 6):
+                continue
+            for j, (Rj, tj, _, cj) in enumerate(found):
+                if np.linalg.norm(t - tj) * 1e3 < SAME_MM and _rot_deg(R, Rj) < SAME_DEG:
+                    if cost < cj:
+                        found[j] = (R, t, st, cost)
+                    break
+            else:
+                found.append((R, t, st, cost))
+        if found:
+            cands[int(f)] = found
             single[f] = True
-    return single
+    # time decides
+    chosen: dict[int, int] = {}
+    for f, c in cands.items():
+        if len(c) == 1:
+            chosen[f] = 0
+            trusted[f] = True
+    pending = [f for f in cands if f not in chosen]
+    changed = True
+    while changed and pending:
+        changed = False
+        for f in list(pending):
+            sc = _continuity(f, cands[f], R0, t0, trusted)
+            if sc is None:
+                continue
+            s, gap = sc
+            k = int(np.argmin(s))
+            others = np.delete(s, k)
+            if s[k] <= gap and (others >= CONTINUITY_MARGIN * gap).all():
+                chosen[f] = k
+                R0[f], t0[f] = cands[f][k][0], cands[f][k][1]  # a trusted neighbour from now on
+                trusted[f] = True
+                pending.remove(f)
+                changed = True
+    for f, c in cands.items():
+        if f in chosen:
+            k = chosen[f]
+        else:
+            sc = _continuity(f, c, R0, t0, trusted)
+            k = int(np.argmin(sc[0])) if sc is not None else int(np.argmin([x[3] for x in c]))
+            ambiguous[f] = True
+        R, t, st, _ = c[k]
+        R0[f], t0[f] = R, t
+        stats[f] = st
+        _inflate(stats, np.arange(T) == f, noise)
+        if ambiguous[f]:
+            dp = max(float(np.linalg.norm(x[1] - t)) for x in c)
+            dr = max(np.radians(_rot_deg(x[0], R)) for x in c)
+            stats[f, 1] = float(np.hypot(stats[f, 1], dp))
+            stats[f, 2] = float(np.hypot(stats[f, 2], dr))
+    return single, ambiguous
+
+
+def _rotvec(R: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.Rodrigues(np.ascontiguousarray(R, dtype=np.float64))[0].reshape(3)
+
+
+def _rotmat(w: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.Rodrigues(np.ascontiguousarray(w, dtype=np.float64).reshape(3, 1))[0]
+
+
+def _predict(f: int, R0: np.ndarray, t0: np.ndarray, trusted: np.ndarray) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """Pose of frame ``f`` predicted from trusted frames within ``MAX_GAP``: interpolated
+    between the nearest on each side (position linear, rotation along the geodesic), else
+    extrapolated at constant velocity from the two nearest on one side, else the nearest
+    one's pose. Returns ``(R, t, gap)`` (``gap``: frames to the nearest one) or None."""
+    T = trusted.shape[0]
+
+    def nearest(start: int, step: int) -> int:
+        g = start
+        for _ in range(MAX_GAP):
+            g += step
+            if not 0 <= g < T:
+                return -1
+            if trusted[g]:
+                return g
+        return -1
+
+    left, right = nearest(f, -1), nearest(f, 1)
+    if left < 0 and right < 0:
+        return None
+    if left >= 0 and right >= 0:
+        a = (f - left) / (right - left)
+        t = t0[left] + a * (t0[right] - t0[left])
+        R = _rotmat(a * _rotvec(R0[right] @ R0[left].T)) @ R0[left]
+        return R, t, min(f - left, right - f)
+    g1 = left if left >= 0 else right
+    step = -1 if left >= 0 else 1
+    g0 = nearest(g1, step)
+    if g0 < 0:
+        return R0[g1], t0[g1], abs(f - g1)
+    a = (f - g1) / (g1 - g0)
+    t = t0[g1] + a * (t0[g1] - t0[g0])
+    R = _rotmat(a * _rotvec(R0[g1] @ R0[g0].T)) @ R0[g1]
+    return R, t, abs(f - g1)
+
+
+def _continuity(f: int, cands: list, R0: np.ndarray, t0: np.ndarray,
+                trusted: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """Per candidate pose of frame ``f``: its distance to the pose predicted from the
+    trusted neighbouring frames (:func:`_predict`), in steps
+    ``sqrt((mm / STEP_MM)^2 + (deg / STEP_DEG)^2)``; with the gap to the nearest trusted
+    frame. None without a trusted frame within ``MAX_GAP``."""
+    pred = _predict(f, R0, t0, trusted)
+    if pred is None:
+        return None
+    Rp, tp, gap = pred
+    s = np.empty(len(cands))
+    for k, (R, t, _, _) in enumerate(cands):
+        s[k] = np.hypot(np.linalg.norm(t - tp) * 1e3 / STEP_MM, _rot_deg(R, Rp) / STEP_DEG)
+    return s, gap
 
 
 def _decode_published(imgs: np.ndarray, rig: CameraRig, spec: ActionImageSpec, **options: float) -> DecodeResult:
@@ -309,4 +554,4 @@ def _decode_published(imgs: np.ndarray, rig: CameraRig, spec: ActionImageSpec, *
                         detections=nan, detection_weight=np.zeros((V, T, 3)), points=pts,
                         gripper_floor=np.full((V, T), np.nan), method="published",
                         single_view=np.zeros(T, bool), position_std=np.full(T, np.nan),
-                        rotation_std=np.full(T, np.nan))
+                        rotation_std=np.full(T, np.nan), ambiguous=np.zeros(T, bool))
