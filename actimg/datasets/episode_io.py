@@ -188,12 +188,13 @@ def _write(ep: Episode, rig: CameraRig, feed: ObservationFeed | None, images: np
         else:
             obs_paths = [dst / video_file(position, f"observation.images.{c}") for c in views[:n_obs]]
         try:
-            for p, view in zip(obs_paths, views):
-                p.parent.mkdir(parents=True, exist_ok=True)
-                write_frame_iter(p, feed.frames(view), fps, "h264-obs")  # type: ignore[union-attr]
+            # action videos first: meanwhile the feed decodes the observation videos ahead
             for v, p in enumerate(action_paths):
                 p.parent.mkdir(parents=True, exist_ok=True)
                 write_frames(p, images[v], fps, options.action_codec)
+            for p, view in zip(obs_paths, views):
+                p.parent.mkdir(parents=True, exist_ok=True)
+                write_frame_iter(p, feed.frames(view), fps, "h264-obs")  # type: ignore[union-attr]
         except BaseException:
             if options.format == "lerobot":  # no file of a failed episode stays behind
                 for p in obs_paths + action_paths:

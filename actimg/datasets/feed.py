@@ -5,7 +5,7 @@ The converter writes an episode's videos one after another in its own thread whi
 decodes) or takes the reader's frames (an array), checks them, crops and resizes them (cv2
 releases the GIL) and hands them over through a bounded queue, one view after another. So
 decoding, resizing, rendering the action images and the quality check overlap the
-encoding, and at most ``maxsize`` output frames wait in memory. The frames are exactly those
+encoding, and at most ``max_bytes`` of output frames wait in memory. The frames are exactly those
 of ``crop_resize_frames(read_frames(path), H, W)``; the videos are written by the same
 encoder with the same settings, so the files are the same as written from an array.
 """
@@ -36,7 +36,8 @@ class ObservationFeed:
         episode: its ``videos`` (paths or ``(T, H, W, 3)`` frames, in view order) are read.
         size: ``(H, W)`` of the output frames (centre crop, then area resize), or None to
             keep the source size.
-        maxsize: frames decoded ahead of the consumer at most.
+        max_bytes: output frames decoded ahead of the consumer at most, in bytes (at least
+            2 frames; 32 MiB: 170 frames of 256x256).
 
     Use :meth:`frames` for each view in order (each yields ``(H, W, 3)`` uint8 frames and
     raises the reader's error, e.g. a partial video, when it reaches it), and :meth:`close`
@@ -44,10 +45,12 @@ class ObservationFeed:
     resizing; ``wait_s`` the consumer's time spent waiting for frames.
     """
 
-    def __init__(self, episode: Episode, size: tuple[int, int] | None, maxsize: int = 16) -> None:
+    def __init__(self, episode: Episode, size: tuple[int, int] | None, max_bytes: int = 32 << 20) -> None:
         self._ep = episode
         self._size = size
-        self._q: queue.Queue[tuple[int, str, Any]] = queue.Queue(maxsize=max(1, int(maxsize)))
+        H, W = size if size is not None else (episode.rig.height, episode.rig.width)
+        self.maxsize = max(2, int(max_bytes) // (H * W * 3))
+        self._q: queue.Queue[tuple[int, str, Any]] = queue.Queue(maxsize=self.maxsize)
         self._stop = threading.Event()
         self.busy_s = 0.0
         self.wait_s = 0.0
