@@ -155,10 +155,14 @@ def _write(ep: Episode, rig: CameraRig, feed: ObservationFeed | None, images: np
     views = ep.view_names
     lossless = options.action_codec == "ffv1"
     fps = ep.fps
-    # score first when the images are exact: a dropped episode writes nothing
-    t = time.perf_counter()
-    score = score_episode(ep.actions, rig, images, options.thresholds) if lossless else None
-    times["quality_s"] += time.perf_counter() - t
+    # exact images: with on_quality="drop" score first (a dropped episode writes nothing);
+    # with "flag" the writes do not depend on the score, so it is computed while they run
+    score = None
+    scoring = None
+    if lossless:
+        scoring = _Background(lambda: score_episode(ep.actions, rig, images, options.thresholds))
+        if options.on_quality == "drop":
+            score = scoring.result(times)
     drop = score is not None and bool(score.flags) and options.on_quality == "drop"
     if options.format == "folder":
         folder = dst / ep.name
@@ -176,6 +180,7 @@ def _write(ep: Episode, rig: CameraRig, feed: ObservationFeed | None, images: np
     if not drop:
         t = time.perf_counter()
         wait0 = feed.wait_s if feed is not None else 0.0
+        score_wait0 = scoring.waited_s if scoring is not None else 0.0
         if options.format == "folder":
             folder.mkdir(parents=True, exist_ok=True)
             _clean_partials(folder)
@@ -195,7 +200,11 @@ def _write(ep: Episode, rig: CameraRig, feed: ObservationFeed | None, images: np
             for p, view in zip(obs_paths, views):
                 p.parent.mkdir(parents=True, exist_ok=True)
                 write_frame_iter(p, feed.frames(view), fps, "h264-obs")  # type: ignore[union-attr]
+            if score is None and scoring is not None:
+                score = scoring.result(times)
         except BaseException:
+            if scoring is not None:
+                scoring.join()
             if options.format == "lerobot":  # no file of a failed episode stays behind
                 for p in obs_paths + action_paths:
                     p.unlink(missing_ok=True)
@@ -211,8 +220,10 @@ def _write(ep: Episode, rig: CameraRig, feed: ObservationFeed | None, images: np
                      has_instruction=np.array(ep.instruction is not None), fps=np.array(fps),
                      cameras=np.array(list(views)), observations=np.array(n_obs > 0))
             write_bytes(st, buf.getvalue())
-        # writing, less the time spent waiting for observation frames (counted in read_s)
-        times["encode_s"] += time.perf_counter() - t - ((feed.wait_s - wait0) if feed is not None else 0.0)
+        # writing, less the time spent waiting for observation frames (counted in read_s) and for
+        # the quality check (counted in quality_s)
+        times["encode_s"] += (time.perf_counter() - t - ((feed.wait_s - wait0) if feed is not None else 0.0)
+                              - ((scoring.waited_s - score_wait0) if scoring is not None else 0.0))
     if score is None:  # lossy action codec: score what a reader of the files gets
         t = time.perf_counter()
         stored = np.stack([read_frames(p) for p in action_paths])
@@ -231,3 +242,39 @@ def _write(ep: Episode, rig: CameraRig, feed: ObservationFeed | None, images: np
     return _row(ep.name, status, frames=ep.n_frames, views=len(views), quality=score.quality,
                 path="" if drop else rel, instruction=ep.instruction or "",
                 **{k: v for k, v in score.as_dict().items() if k != "quality"}, **times)
+
+
+class _Background:
+    """``fn()`` in a thread (numba kernels and FFmpeg release the GIL): :meth:`result` joins it,
+    adds its own run time to ``times["quality_s"]`` and returns its value or raises its error."""
+
+    def __init__(self, fn: Any) -> None:
+        import threading
+
+        self._fn = fn
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self.run_s = 0.0
+        self.waited_s = 0.0
+        self._thread = threading.Thread(target=self._run, name="actimg-quality", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        t = time.perf_counter()
+        try:
+            self._value = self._fn()
+        except BaseException as exc:  # noqa: BLE001 - raised by result()
+            self._error = exc
+        self.run_s = time.perf_counter() - t
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def result(self, times: dict[str, float]) -> Any:
+        t = time.perf_counter()
+        self._thread.join()
+        self.waited_s += time.perf_counter() - t
+        times["quality_s"] += self.run_s
+        if self._error is not None:
+            raise self._error
+        return self._value
