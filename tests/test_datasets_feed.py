@@ -161,3 +161,23 @@ def test_dropped_episode_with_a_partial_video_still_fails(tmp_path: Path) -> Non
     assert (rows["episode_000"]["status"], rows["episode_000"]["path"]) == ("filtered", "")
     assert rows["episode_001"]["status"] == "failed" and "has 7 frames" in rows["episode_001"]["error"]
     assert not (tmp_path / "out" / "episode_000").exists() and not (tmp_path / "out" / "episode_001").exists()
+
+
+def test_droid_recordings_are_streamed_and_checked(tmp_path: Path) -> None:
+    from actimg.datasets import DroidReader
+    from actimg.datasets.synthetic import make_droid_dataset
+
+    make_droid_dataset(tmp_path / "src", n_episodes=2, n_frames=10)
+    rd = DroidReader(tmp_path / "src")
+    ep = rd.load(rd.names()[0])
+    assert all(isinstance(v, str) and v.endswith(".mp4") for v in ep.videos.values())  # paths, not frames
+    assert (ep.rig.height, ep.rig.width) == read_frames(ep.videos["ext1"]).shape[1:3]
+    bad = Path(rd.load(rd.names()[1]).videos["ext2"])
+    write_frames(bad, read_frames(bad)[:6], 15.0)  # a recording cut short
+    res = convert(tmp_path / "src", tmp_path / "out", "droid", size=SIZE, progress=False)
+    assert [r["status"] for r in res.rows] == ["ok", "failed"]
+    assert "view 'ext2' has 6 frames but the episode has T=10 actions: partial" in res.rows[1]["error"]
+    assert not (tmp_path / "out" / rd.names()[1]).exists()
+    write_frames(bad, np.zeros((10, 48, 64, 3), np.uint8), 15.0)  # another size than ext1
+    with pytest.raises(ValueError, match="recordings differ in size"):
+        rd.load(rd.names()[1])
