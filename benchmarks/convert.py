@@ -191,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         say(f"| convert without observation videos | {med['convert actions']:.2f} | {ra:.2f}x write actions | "
             f"<= 1.25x | {'yes' if ra <= 1.25 else 'no'} | {cpu_cols('convert actions', 'write actions')} |")
         say()
-        say("each repetition's wall s: " + "; ".join(f"{k} " + ", ".join(f"{x:.2f}" for x in v) for k, v in times.items()))
+        say("each repetition's wall s: "
+            + "; ".join(f"{k} " + ", ".join(f"{x:.2f}" for x in v) for k, v in times.items()))
         res["overhead"] = {"median_s": med, "all_s": times, "median_cpu_s": mcpu, "all_cpu_s": cpu,
                            "cpu_convert_over_write": mcpu["convert"] / mcpu["write"], "convert_over_write": ratio,
                            "convert_over_read_write": med["convert"] / med["read + write"],
