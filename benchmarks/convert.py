@@ -34,10 +34,10 @@ H.264 observation videos). Measured, on this machine:
   decoded), against writing the same action videos alone: actimg's own costs (reading
   actions and rig, rendering, the quality check with its decode, rig file, manifest)
   over the video writing they feed.
-* the projected wall time of a DROID-sized input (80k episodes, 2 views, 250 frames) at N
-  workers: measured worker seconds per frame x 80k x 250 / N / (parallel efficiency
-  measured with ``--workers`` processes here). Resolution matters: DROID's raw
-  recordings are 720x1280, so its decode costs more than this source's.
+* the projected wall time of a DROID-sized input (80k episodes, 2 views, 250 frames) on N
+  cores, every core busy: 80k x 250 frames x the CPU seconds per frame measured with one
+  worker (all its threads) / N. Resolution matters: DROID's raw recordings are 720x1280,
+  so its decode costs more than this source's.
 
 Nothing here asserts on a time.
 """
@@ -207,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         engines = [("local", 1), ("local", args.workers)] + ([] if args.no_ray else [("ray", args.workers)])
         res["engines"] = []
         steady_fps_per_worker = None
+        fps_per_cpu_s = float("nan")
         for engine, workers in engines:
             out = work / f"e_{engine}_{workers}"
             extra = ""
@@ -218,10 +219,12 @@ def main(argv: list[str] | None = None) -> int:
                          runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}})
                 extra = f" (+ {time.perf_counter() - t:.1f} s ray.init)"
             arrivals: list[tuple[float, int]] = []
+            c0 = time.process_time()
             t = time.perf_counter()
             r = convert(src, out, size=size, engine=engine, workers=workers, progress=False,
                         on_row=lambda row: arrivals.append((time.perf_counter(), int(row["frames"]))))
             wall = time.perf_counter() - t
+            cpu_s = time.process_time() - c0  # this process's threads: all the work for local x 1
             if engine == "ray":
                 ray.shutdown()
             parts = {k: sum(row[k] for row in r.rows) for k in ("read_s", "render_s", "encode_s", "quality_s")}
@@ -234,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             steady_fps = sum(f for _, f in arrivals[W:]) / dt if dt > 0 else float("nan")
             if engine == "local" and workers == 1:
                 steady_fps_per_worker = steady_fps
+                fps_per_cpu_s = frames / cpu_s
             say(f"| {engine}{extra} | {workers} | {wall:.2f} | {n_eps / wall:.2f} | {frames / wall:.1f} | "
                 f"{startup:.2f} | {steady_eps:.2f} | {steady_fps:.1f} | "
                 + " | ".join(f"{100 * parts[k] / busy:.0f}%" for k in ("read_s", "render_s", "encode_s", "quality_s"))
@@ -248,20 +252,22 @@ def main(argv: list[str] | None = None) -> int:
         say(f"## DROID-sized input ({DROID['episodes']:,} episodes x {DROID['views']} views x {DROID['frames']} "
             f"frames), projected")
         say()
-        say(f"steady rate of one worker here: {steady_fps_per_worker:.1f} frames/s (2 views, "
-            f"{src_hw[0]}x{src_hw[1]} -> {size[0]}x{size[1]}); projected = 80k x 250 frames / (N x that rate), "
-            "start-up excluded, assuming linear scaling over independent episodes (one worker per core; "
-            "the shared 2-core machine here cannot measure scaling)")
+        say(f"one worker here: {fps_per_cpu_s:.1f} frames per CPU second (all its threads; the steady wall rate "
+            f"was {steady_fps_per_worker:.1f} frames/s, its feed thread using a second core part of the time) "
+            f"(2 views, {src_hw[0]}x{src_hw[1]} -> {size[0]}x{size[1]}); projected = 80k x 250 frames / "
+            "(N cores x frames per CPU second), every core busy with one worker, assuming linear scaling "
+            "over independent episodes (the shared 2-core machine here cannot measure scaling)")
         say()
-        say("| workers N | projected wall time |")
+        say("| cores N | projected wall time |")
         say("|---:|---:|")
         proj = {}
         for n in (1, 16, 64, 256, 1024):
-            sec = total_frames / (n * steady_fps_per_worker)
+            sec = total_frames / (n * fps_per_cpu_s)
             proj[n] = sec
             say(f"| {n} | {sec / 3600:.1f} h ({sec / 86400:.2f} days) |")
         res["droid_projection_s"] = proj
         res["steady_frames_per_s_per_worker"] = steady_fps_per_worker
+        res["frames_per_cpu_s_per_worker"] = fps_per_cpu_s
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if args.out:
