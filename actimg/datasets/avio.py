@@ -8,6 +8,7 @@ heavy CPU contention on the test machine (decoded frames agree within ~1 grey le
 H.264 files are compared by their frames, not their bytes. Encoders run single-threaded:
 the converter runs one episode per process, so the processes are the parallelism (within an
 episode the converter overlaps decoding and encoding in two threads, one encoder at a time).
+Decoders run single-threaded too (the frames are the same with any thread count).
 
 :func:`iter_frames` and :func:`write_frame_iter` are the streaming forms of
 :func:`read_frames` and :func:`write_frames` (same frames, same bytes: ``write_frames`` is
@@ -161,7 +162,11 @@ def iter_frames(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
     n = 0
     try:
         with av.open(str(p)) as src:
-            for f in src.decode(video=0):
+            stream = src.streams.video[0]
+            # one decoding thread, like the encoders (the processes are the parallelism): FFmpeg's
+            # default slice threads wait on each other, which costs wall time on a busy machine
+            stream.codec_context.thread_count = 1
+            for f in src.decode(stream):
                 n += 1
                 yield _rgb(f)
     except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
@@ -188,6 +193,7 @@ def read_frames_at(path: str | os.PathLike[str], timestamps: Sequence[float], to
     try:
         with av.open(str(p)) as src:
             stream = src.streams.video[0]
+            stream.codec_context.thread_count = 1  # as iter_frames
             tb = float(stream.time_base)
             if len(ts) and ts[0] > 0:
                 src.seek(max(0, int((ts[0] - 1.0) / tb)), stream=stream, backward=True, any_frame=False)
