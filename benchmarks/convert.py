@@ -23,14 +23,21 @@ H.264 observation videos). Measured, on this machine:
   H.264 observations, FFV1 actions): ``write`` = writing the same output videos alone
   from frames in memory, ``read + write`` = decoding and resizing the source videos, then
   writing, ``convert`` = the full conversion with 1 process. Target: convert <= 1.25x write.
+  ``write`` and ``read + write`` are plain sequential loops in one thread (the encoders
+  single-threaded, as in the converter). The converter overlaps, within its one process,
+  decoding and resizing the source videos (a feed thread) with rendering, the quality check
+  and encoding (one encoder at a time); so each candidate's CPU seconds (all threads of
+  this process, ``time.process_time``) are reported next to its wall time: the wall ratio is
+  what one worker with a spare core sees, the CPU ratio what a machine whose every core is
+  busy sees (throughput per core).
   The same without observation videos (``observation_videos=False``: no source video is
   decoded), against writing the same action videos alone: actimg's own costs (reading
   actions and rig, rendering, the quality check with its decode, rig file, manifest)
   over the video writing they feed.
-* the projected wall time of a DROID-sized input (80k episodes, 2 views, 250 frames) at N
-  workers: measured worker seconds per frame x 80k x 250 / N / (parallel efficiency
-  measured with ``--workers`` processes here). Resolution matters: DROID's raw
-  recordings are 720x1280, so its decode costs more than this source's.
+* the projected wall time of a DROID-sized input (80k episodes, 2 views, 250 frames) on N
+  cores, every core busy: 80k x 250 frames x the CPU seconds per frame measured with one
+  worker (all its threads) / N. Resolution matters: DROID's raw recordings are 720x1280,
+  so its decode costs more than this source's.
 
 Nothing here asserts on a time.
 """
@@ -103,9 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="folder for convert.md / convert.json")
     args = ap.parse_args(argv)
     if args.quick:
-        n_eps, T, src_hw, size, reps = 4, 20, (180, 320), (128, 128), args.reps or 2
+        n_eps, T, src_hw, size, reps = 4, 20, (180, 320), (128, 128), args.reps or 3
     else:
-        n_eps, T, src_hw, size, reps = 6, 40, (360, 640), (256, 256), args.reps or 2
+        n_eps, T, src_hw, size, reps = 6, 40, (360, 640), (256, 256), args.reps or 3
     work = Path(tempfile.mkdtemp(prefix="actimg_bench_convert_"))
     lines: list[str] = []
     res: dict = {"config": {"episodes": n_eps, "frames": T, "views": 2, "source": list(src_hw), "size": list(size),
@@ -138,10 +145,12 @@ def main(argv: list[str] | None = None) -> int:
             cache[n] = (obs, actimg.encode(np.load(src / n / "actions.npy"), small))
         times: dict[str, list[float]] = {"write": [], "read + write": [], "convert": [], "write actions": [],
                                          "convert actions": []}
+        cpu: dict[str, list[float]] = {k: [] for k in times}
         for r in range(reps):
             for label in times:
                 out = work / f"o_{label.replace(' ', '')}_{r}"
                 out.mkdir()
+                c0 = time.process_time()
                 if label == "write":
                     times[label].append(_write_only(src, names, size, cache, out))
                 elif label == "read + write":
@@ -156,23 +165,36 @@ def main(argv: list[str] | None = None) -> int:
                     t = time.perf_counter()
                     convert(src, out, size=size, progress=False)
                     times[label].append(time.perf_counter() - t)
+                cpu[label].append(time.process_time() - c0)
                 shutil.rmtree(out)
         med = {k: statistics.median(v) for k, v in times.items()}
+        mcpu = {k: statistics.median(v) for k, v in cpu.items()}
         say(f"## actimg's overhead (1 process, medians of {reps} interleaved repetitions)")
         say()
-        say("| candidate | median s | ratio | target | met? |")
-        say("|---|---:|---|---|---|")
-        say(f"| write the same videos alone | {med['write']:.2f} | baseline | | |")
+        say("| candidate | median wall s | wall ratio | target | met? | median CPU s | CPU ratio |")
+        say("|---|---:|---|---|---|---:|---|")
+
+        def cpu_cols(k: str, base: str) -> str:
+            return f"{mcpu[k]:.2f} | {mcpu[k] / mcpu[base]:.2f}x"
+
+        say(f"| write the same videos alone | {med['write']:.2f} | baseline | | | {mcpu['write']:.2f} | baseline |")
         say(f"| read + resize source, write videos | {med['read + write']:.2f} | "
-            f"{med['read + write'] / med['write']:.2f}x write | | |")
+            f"{med['read + write'] / med['write']:.2f}x write | | | {cpu_cols('read + write', 'write')} |")
         ratio = med["convert"] / med["write"]
-        say(f"| convert | {med['convert']:.2f} | {ratio:.2f}x write | <= 1.25x | {'yes' if ratio <= 1.25 else 'no'} |")
-        say(f"| convert | {med['convert']:.2f} | {med['convert'] / med['read + write']:.2f}x read + write | (info) | |")
-        say(f"| write the same action videos alone | {med['write actions']:.2f} | baseline (actions only) | | |")
+        say(f"| convert | {med['convert']:.2f} | {ratio:.2f}x write | <= 1.25x | {'yes' if ratio <= 1.25 else 'no'} | "
+            f"{cpu_cols('convert', 'write')} |")
+        say(f"| convert | {med['convert']:.2f} | {med['convert'] / med['read + write']:.2f}x read + write | (info) | | "
+            f"{cpu_cols('convert', 'read + write')} |")
+        say(f"| write the same action videos alone | {med['write actions']:.2f} | baseline (actions only) | | | "
+            f"{mcpu['write actions']:.2f} | baseline |")
         ra = med["convert actions"] / med["write actions"]
         say(f"| convert without observation videos | {med['convert actions']:.2f} | {ra:.2f}x write actions | "
-            f"<= 1.25x | {'yes' if ra <= 1.25 else 'no'} |")
-        res["overhead"] = {"median_s": med, "all_s": times, "convert_over_write": ratio,
+            f"<= 1.25x | {'yes' if ra <= 1.25 else 'no'} | {cpu_cols('convert actions', 'write actions')} |")
+        say()
+        say("each repetition's wall s: "
+            + "; ".join(f"{k} " + ", ".join(f"{x:.2f}" for x in v) for k, v in times.items()))
+        res["overhead"] = {"median_s": med, "all_s": times, "median_cpu_s": mcpu, "all_cpu_s": cpu,
+                           "cpu_convert_over_write": mcpu["convert"] / mcpu["write"], "convert_over_write": ratio,
                            "convert_over_read_write": med["convert"] / med["read + write"],
                            "convert_actions_over_write_actions": ra}
         say()
@@ -185,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         engines = [("local", 1), ("local", args.workers)] + ([] if args.no_ray else [("ray", args.workers)])
         res["engines"] = []
         steady_fps_per_worker = None
+        fps_per_cpu_s = float("nan")
         for engine, workers in engines:
             out = work / f"e_{engine}_{workers}"
             extra = ""
@@ -196,10 +219,12 @@ def main(argv: list[str] | None = None) -> int:
                          runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}})
                 extra = f" (+ {time.perf_counter() - t:.1f} s ray.init)"
             arrivals: list[tuple[float, int]] = []
+            c0 = time.process_time()
             t = time.perf_counter()
             r = convert(src, out, size=size, engine=engine, workers=workers, progress=False,
                         on_row=lambda row: arrivals.append((time.perf_counter(), int(row["frames"]))))
             wall = time.perf_counter() - t
+            cpu_s = time.process_time() - c0  # this process's threads: all the work for local x 1
             if engine == "ray":
                 ray.shutdown()
             parts = {k: sum(row[k] for row in r.rows) for k in ("read_s", "render_s", "encode_s", "quality_s")}
@@ -212,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             steady_fps = sum(f for _, f in arrivals[W:]) / dt if dt > 0 else float("nan")
             if engine == "local" and workers == 1:
                 steady_fps_per_worker = steady_fps
+                fps_per_cpu_s = frames / cpu_s
             say(f"| {engine}{extra} | {workers} | {wall:.2f} | {n_eps / wall:.2f} | {frames / wall:.1f} | "
                 f"{startup:.2f} | {steady_eps:.2f} | {steady_fps:.1f} | "
                 + " | ".join(f"{100 * parts[k] / busy:.0f}%" for k in ("read_s", "render_s", "encode_s", "quality_s"))
@@ -226,20 +252,22 @@ def main(argv: list[str] | None = None) -> int:
         say(f"## DROID-sized input ({DROID['episodes']:,} episodes x {DROID['views']} views x {DROID['frames']} "
             f"frames), projected")
         say()
-        say(f"steady rate of one worker here: {steady_fps_per_worker:.1f} frames/s (2 views, "
-            f"{src_hw[0]}x{src_hw[1]} -> {size[0]}x{size[1]}); projected = 80k x 250 frames / (N x that rate), "
-            "start-up excluded, assuming linear scaling over independent episodes (one worker per core; "
-            "the shared 2-core machine here cannot measure scaling)")
+        say(f"one worker here: {fps_per_cpu_s:.1f} frames per CPU second (all its threads; the steady wall rate "
+            f"was {steady_fps_per_worker:.1f} frames/s, its feed thread using a second core part of the time) "
+            f"(2 views, {src_hw[0]}x{src_hw[1]} -> {size[0]}x{size[1]}); projected = 80k x 250 frames / "
+            "(N cores x frames per CPU second), every core busy with one worker, assuming linear scaling "
+            "over independent episodes (the shared 2-core machine here cannot measure scaling)")
         say()
-        say("| workers N | projected wall time |")
+        say("| cores N | projected wall time |")
         say("|---:|---:|")
         proj = {}
         for n in (1, 16, 64, 256, 1024):
-            sec = total_frames / (n * steady_fps_per_worker)
+            sec = total_frames / (n * fps_per_cpu_s)
             proj[n] = sec
             say(f"| {n} | {sec / 3600:.1f} h ({sec / 86400:.2f} days) |")
         res["droid_projection_s"] = proj
         res["steady_frames_per_s_per_worker"] = steady_fps_per_worker
+        res["frames_per_cpu_s_per_worker"] = fps_per_cpu_s
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if args.out:

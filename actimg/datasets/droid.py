@@ -29,7 +29,7 @@ import numpy as np
 
 from ..cameras.sources import from_droid
 from ._deps import require
-from .avio import read_frames, video_size
+from .avio import video_size
 from .episode import Episode, safe_name
 from .readers import Reader
 
@@ -50,6 +50,9 @@ class DroidReader(Reader):
             from the video; DROID's ZED recordings are 720 x 1280).
         fps: 15 (DROID's control rate).
         videos: read the recordings (True) or convert actions and cameras only (False).
+            The episode's ``videos`` are the recordings' paths (the image size is read from
+            their headers); the converter decodes them frame by frame and fails an episode
+            whose recording does not have one frame per step.
     """
 
     def __init__(self, root: str | os.PathLike[str], cameras: Sequence[str] = ("ext1", "ext2"),
@@ -127,15 +130,26 @@ class DroidReader(Reader):
         if (grip < -1e-6).any() or (grip > 1 + 1e-6).any():
             raise ValueError(f"{name}: gripper_position outside [0, 1]")
         actions = np.concatenate([cart, 1.0 - np.clip(grip, 0.0, 1.0)[:, None]], axis=1)
-        videos: dict[str, np.ndarray] = {}
+        videos: dict[str, str] = {}
         size = self.image_size
         if self.videos:
+            # paths: the converter decodes them frame by frame while it writes (never the whole
+            # 720x1280 recording in memory); frame counts are checked there
+            sizes = {}
             for cam, s in zip(self.cameras, serials):
                 p = folder / "recordings" / "MP4" / f"{s}.mp4"
                 if not p.is_file():
                     raise FileNotFoundError(f"{name}: recording {p.relative_to(folder)} missing")
-                videos[cam] = read_frames(p)
-                size = videos[cam].shape[1:3]
+                try:
+                    sizes[cam] = video_size(p)
+                except Exception as exc:  # noqa: BLE001 - FFmpeg's own error types
+                    raise ValueError(f"{name}: recording {p.relative_to(folder)} is not a readable video: "
+                                     f"{exc}") from None
+                videos[cam] = str(p)
+            if len(set(sizes.values())) > 1:
+                raise ValueError(f"{name}: the recordings differ in size: "
+                                 + ", ".join(f"{c} {h}x{w}" for c, (h, w) in sizes.items()))
+            size = next(iter(sizes.values()))
         elif (folder / "recordings" / "MP4" / f"{serials[0]}.mp4").is_file():
             size = video_size(folder / "recordings" / "MP4" / f"{serials[0]}.mp4")
         E = np.stack(ext)  # (V, T, 6)

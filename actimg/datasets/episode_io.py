@@ -2,7 +2,11 @@
 
 :func:`convert_episode` is what every engine runs per episode; it never raises (a failure
 becomes a ``failed`` row) and it writes the episode's completion marker last, so an
-episode counts as done only when all its files are in place.
+episode counts as done only when all its files are in place. Within an episode, the
+observation videos are decoded and resized in a second thread (:class:`.feed.ObservationFeed`)
+while this one renders the action images, scores them and encodes the videos one after
+another; the time split in the row (``read_s``, ``render_s``, ``encode_s``, ``quality_s``)
+counts each part's own work, so the parts overlap and may add up to more than the wall time.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from ..cameras.sources import _encode as _encode_rig
 from ..cameras.sources import _json_value
 from ..codec.spec import ActionImageSpec
 from ..geometry.camera import CameraRig
-from .avio import ACTION_CODECS, read_frames, write_frames
+from .avio import ACTION_CODECS, read_frames, write_frame_iter, write_frames
 from .episode import Episode
+from .feed import ObservationFeed
 from .files import npy_bytes, write_bytes, write_json, write_text
-from .frames import crop_resize_frames, crop_resize_rig
+from .frames import crop_resize_rig
 from .quality import Thresholds, score_episode
 from .readers import Reader, error_line
 
@@ -102,20 +107,6 @@ def _clean_partials(folder: Path) -> None:
                 p.unlink()
 
 
-def _observation_frames(ep: Episode, size: tuple[int, int] | None) -> list[np.ndarray]:
-    out = []
-    for view, src in ep.videos.items():
-        frames = src if isinstance(src, np.ndarray) else read_frames(src)
-        if frames.shape[0] != ep.n_frames:
-            raise ValueError(f"video of view {view!r} has {frames.shape[0]} frames but the episode has "
-                             f"T={ep.n_frames} actions: partial episode")
-        if frames.shape[1:3] != (ep.rig.height, ep.rig.width):
-            raise ValueError(f"video of view {view!r} is {frames.shape[1]}x{frames.shape[2]} but the rig is "
-                             f"{ep.rig.height}x{ep.rig.width}")
-        out.append(crop_resize_frames(frames, *size) if size is not None else np.ascontiguousarray(frames))
-    return out
-
-
 def convert_episode(reader: Reader, name: str, position: int, dst: str | os.PathLike[str],
                     options: ConvertOptions) -> dict[str, Any]:
     """Convert source episode ``name`` (at ``position`` in the source order) into ``dst``.
@@ -128,38 +119,50 @@ def convert_episode(reader: Reader, name: str, position: int, dst: str | os.Path
     dst = Path(dst)
     t0 = time.perf_counter()
     times = {"read_s": 0.0, "render_s": 0.0, "encode_s": 0.0, "quality_s": 0.0}
+    feed = None
     try:
         ep = reader.load(name)
-        obs = _observation_frames(ep, options.size) if options.observation_videos else []
         t1 = time.perf_counter()
         times["read_s"] = t1 - t0
+        # the observation videos are decoded and resized in a thread while this one renders,
+        # scores and writes (see feed.py); the files are the same as written from arrays
+        if options.observation_videos and ep.videos:
+            feed = ObservationFeed(ep, options.size)
         rig = crop_resize_rig(ep.rig, *options.size, scaling=options.scaling) if options.size else ep.rig
         images = encode(ep.actions, rig, spec=options.spec) if options.spec else encode(ep.actions, rig)
-        t2 = time.perf_counter()
-        times["render_s"] = t2 - t1
-        row = _write(ep, rig, obs, images, position, dst, options, times)
+        times["render_s"] = time.perf_counter() - t1
+        row = _write(ep, rig, feed, images, position, dst, options, times)
     except Exception as exc:  # noqa: BLE001 - a bad episode is reported, never raised
         row = _row(name, "failed", error=error_line(exc), **times)
         if options.format == "folder" and (dst / name).is_dir():  # no half-written episode stays behind
             import shutil
 
             shutil.rmtree(dst / name, ignore_errors=True)
+    finally:
+        if feed is not None:
+            feed.close()
+    if feed is not None:
+        row["read_s"] += feed.busy_s  # the feed thread's decoding and resizing
     marker = done_path(dst, name)
     marker.parent.mkdir(parents=True, exist_ok=True)
     write_json(marker, row)
     return row
 
 
-def _write(ep: Episode, rig: CameraRig, obs: list[np.ndarray], images: np.ndarray, position: int, dst: Path,
+def _write(ep: Episode, rig: CameraRig, feed: ObservationFeed | None, images: np.ndarray, position: int, dst: Path,
            options: ConvertOptions, times: dict[str, float]) -> dict[str, Any]:
     ext = ACTION_CODECS[options.action_codec][0]
     views = ep.view_names
     lossless = options.action_codec == "ffv1"
     fps = ep.fps
-    # score first when the images are exact: a dropped episode writes nothing
-    t = time.perf_counter()
-    score = score_episode(ep.actions, rig, images, options.thresholds) if lossless else None
-    times["quality_s"] += time.perf_counter() - t
+    # exact images: with on_quality="drop" score first (a dropped episode writes nothing);
+    # with "flag" the writes do not depend on the score, so it is computed while they run
+    score = None
+    scoring = None
+    if lossless:
+        scoring = _Background(lambda: score_episode(ep.actions, rig, images, options.thresholds))
+        if options.on_quality == "drop":
+            score = scoring.result(times)
     drop = score is not None and bool(score.flags) and options.on_quality == "drop"
     if options.format == "folder":
         folder = dst / ep.name
@@ -169,8 +172,15 @@ def _write(ep: Episode, rig: CameraRig, obs: list[np.ndarray], images: np.ndarra
         folder = dst
         rel = f"data/chunk-{position // 1000:03d}/file-{position % 1000:03d}.parquet"
         action_paths = [dst / video_file(position, f"observation.images.{c}_action") for c in views]
+    n_obs = len(views) if feed is not None else 0
+    obs_paths: list[Path] = []
+    if drop and feed is not None:
+        for view in views:  # written or not, a partial or unreadable video fails the episode
+            feed.check(view)
     if not drop:
         t = time.perf_counter()
+        wait0 = feed.wait_s if feed is not None else 0.0
+        score_wait0 = scoring.waited_s if scoring is not None else 0.0
         if options.format == "folder":
             folder.mkdir(parents=True, exist_ok=True)
             _clean_partials(folder)
@@ -179,15 +189,26 @@ def _write(ep: Episode, rig: CameraRig, obs: list[np.ndarray], images: np.ndarra
             write_text(folder / "rig.json", rt)
             if ep.instruction is not None:
                 write_text(folder / "instruction.txt", ep.instruction + "\n")
-            obs_paths = [folder / f"video_{v}.mp4" for v in range(len(obs))]
+            obs_paths = [folder / f"video_{v}.mp4" for v in range(n_obs)]
         else:
-            obs_paths = [dst / video_file(position, f"observation.images.{c}") for c in views[:len(obs)]]
-        for p, frames in zip(obs_paths, obs):
-            p.parent.mkdir(parents=True, exist_ok=True)
-            write_frames(p, frames, fps, "h264-obs")
-        for v, p in enumerate(action_paths):
-            p.parent.mkdir(parents=True, exist_ok=True)
-            write_frames(p, images[v], fps, options.action_codec)
+            obs_paths = [dst / video_file(position, f"observation.images.{c}") for c in views[:n_obs]]
+        try:
+            # action videos first: meanwhile the feed decodes the observation videos ahead
+            for v, p in enumerate(action_paths):
+                p.parent.mkdir(parents=True, exist_ok=True)
+                write_frames(p, images[v], fps, options.action_codec)
+            for p, view in zip(obs_paths, views):
+                p.parent.mkdir(parents=True, exist_ok=True)
+                write_frame_iter(p, feed.frames(view), fps, "h264-obs")  # type: ignore[union-attr]
+            if score is None and scoring is not None:
+                score = scoring.result(times)
+        except BaseException:
+            if scoring is not None:
+                scoring.join()
+            if options.format == "lerobot":  # no file of a failed episode stays behind
+                for p in obs_paths + action_paths:
+                    p.unlink(missing_ok=True)
+            raise
         if options.format == "lerobot":
             st = staging_path(dst, ep.name)
             st.parent.mkdir(parents=True, exist_ok=True)
@@ -197,9 +218,12 @@ def _write(ep: Episode, rig: CameraRig, obs: list[np.ndarray], images: np.ndarra
             np.savez(buf, actions=ep.actions, rig=np.array(rig_json(rig)), position=np.array(position),
                      instruction=np.array(ep.instruction if ep.instruction is not None else ""),
                      has_instruction=np.array(ep.instruction is not None), fps=np.array(fps),
-                     cameras=np.array(list(views)), observations=np.array(len(obs) > 0))
+                     cameras=np.array(list(views)), observations=np.array(n_obs > 0))
             write_bytes(st, buf.getvalue())
-        times["encode_s"] += time.perf_counter() - t
+        # writing, less the time spent waiting for observation frames (counted in read_s) and for
+        # the quality check (counted in quality_s)
+        times["encode_s"] += (time.perf_counter() - t - ((feed.wait_s - wait0) if feed is not None else 0.0)
+                              - ((scoring.waited_s - score_wait0) if scoring is not None else 0.0))
     if score is None:  # lossy action codec: score what a reader of the files gets
         t = time.perf_counter()
         stored = np.stack([read_frames(p) for p in action_paths])
@@ -218,3 +242,39 @@ def _write(ep: Episode, rig: CameraRig, obs: list[np.ndarray], images: np.ndarra
     return _row(ep.name, status, frames=ep.n_frames, views=len(views), quality=score.quality,
                 path="" if drop else rel, instruction=ep.instruction or "",
                 **{k: v for k, v in score.as_dict().items() if k != "quality"}, **times)
+
+
+class _Background:
+    """``fn()`` in a thread (numba kernels and FFmpeg release the GIL): :meth:`result` joins it,
+    adds its own run time to ``times["quality_s"]`` and returns its value or raises its error."""
+
+    def __init__(self, fn: Any) -> None:
+        import threading
+
+        self._fn = fn
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self.run_s = 0.0
+        self.waited_s = 0.0
+        self._thread = threading.Thread(target=self._run, name="actimg-quality", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        t = time.perf_counter()
+        try:
+            self._value = self._fn()
+        except BaseException as exc:  # noqa: BLE001 - raised by result()
+            self._error = exc
+        self.run_s = time.perf_counter() - t
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def result(self, times: dict[str, float]) -> Any:
+        t = time.perf_counter()
+        self._thread.join()
+        self.waited_s += time.perf_counter() - t
+        times["quality_s"] += self.run_s
+        if self._error is not None:
+            raise self._error
+        return self._value

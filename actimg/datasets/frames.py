@@ -13,7 +13,7 @@ import numpy as np
 
 from ..geometry.camera import SCALINGS, CameraRig
 
-__all__ = ["crop_box", "crop_resize_frames", "crop_resize_rig"]
+__all__ = ["crop_box", "crop_resize_frame", "crop_resize_frames", "crop_resize_rig"]
 
 
 def crop_box(height: int, width: int, out_height: int, out_width: int) -> tuple[int, int, int, int]:
@@ -41,16 +41,29 @@ def crop_resize_rig(rig: CameraRig, out_height: int, out_width: int, scaling: st
 
 def crop_resize_frames(frames: np.ndarray, out_height: int, out_width: int) -> np.ndarray:
     """``(T, H, W, 3)`` uint8 -> ``(T, out_height, out_width, 3)``: centre crop, then area resize
-    (linear when enlarging)."""
-    import cv2
-
+    (linear when enlarging); frame by frame, :func:`crop_resize_frame`."""
     T, H, W, _ = frames.shape
-    dy, dx, Hc, Wc = crop_box(H, W, out_height, out_width)
-    crop = frames[:, dy:dy + Hc, dx:dx + Wc]
-    if (Hc, Wc) == (out_height, out_width):
-        return np.ascontiguousarray(crop)
-    interp = cv2.INTER_AREA if (Hc >= out_height and Wc >= out_width) else cv2.INTER_LINEAR
     out = np.empty((T, out_height, out_width, 3), np.uint8)
     for t in range(T):
-        cv2.resize(crop[t], (out_width, out_height), dst=out[t], interpolation=interp)
+        crop_resize_frame(frames[t], out_height, out_width, out=out[t])
+    return out
+
+
+def crop_resize_frame(frame: np.ndarray, out_height: int, out_width: int, out: np.ndarray | None = None) -> np.ndarray:
+    """One ``(H, W, 3)`` uint8 frame -> ``(out_height, out_width, 3)``, as :func:`crop_resize_frames`.
+
+    ``out``: an optional ``(out_height, out_width, 3)`` uint8 array to write into.
+    """
+    import cv2
+
+    H, W, _ = frame.shape
+    dy, dx, Hc, Wc = crop_box(H, W, out_height, out_width)
+    crop = frame[dy:dy + Hc, dx:dx + Wc]
+    if out is None:
+        out = np.empty((out_height, out_width, 3), np.uint8)
+    if (Hc, Wc) == (out_height, out_width):
+        out[...] = crop
+        return out
+    interp = cv2.INTER_AREA if (Hc >= out_height and Wc >= out_width) else cv2.INTER_LINEAR
+    cv2.resize(crop, (out_width, out_height), dst=out, interpolation=interp)
     return out
