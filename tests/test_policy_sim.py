@@ -76,16 +76,16 @@ def test_oracle_draws_the_expert_plan_with_frame_0_given(reach_env):
 def test_one_short_closed_loop_episode_clean_and_degraded(reach_env):
     env = reach_env
     for degraded in (False, True):
-        env192 = env if not degraded else sim.SimEnv("reach", 192, 192)
-        policy = ActionImagePolicy(sim.ExpertOracle(env192, degraded=degraded, seed=3), env192.rig, horizon=4)
-        res = sim.run_episode(env192, policy, seed=11, record=True)
+        envd = env if not degraded else sim.SimEnv("reach", 384, 384)  # degraded frames are confident from ~320 px
+        policy = ActionImagePolicy(sim.ExpertOracle(envd, degraded=degraded, seed=3), envd.rig, horizon=4)
+        res = sim.run_episode(envd, policy, seed=11, record=True)
         assert res.success, (degraded, res)
-        assert res.error is None and res.steps <= env192.max_steps and res.model_calls >= 1
+        assert res.error is None and res.steps <= envd.max_steps and res.model_calls >= 1
         assert res.images.shape[:2] == (3, res.steps + 1) and res.drawn.shape[:2] == (3, res.steps)
         assert np.isfinite(res.poses).all()
         assert np.median(res.position_error_mm) < (0.05 if not degraded else 2.0)
         if degraded:
-            env192.close()
+            envd.close()
 
 
 def test_garbage_oracle_never_moves_and_raises(reach_env):
