@@ -293,6 +293,7 @@ def _decode(args: argparse.Namespace) -> int:
             "confidence": _f(result.confidence[t]),
             "openness": _f(result.openness[t]),
             "single_view": bool(result.single_view[t]) if result.single_view is not None else False,
+            "ambiguous": bool(result.ambiguous[t]) if result.ambiguous is not None else False,
             "position_std_mm": _f(result.position_std[t], 1e3) if result.position_std is not None else None,
             "rotation_std_deg": _f(result.rotation_std[t]) if result.rotation_std is not None else None,
             "reprojection_error_px_max": _f(rt.max()) if rt.size else None,
@@ -306,6 +307,8 @@ def _decode(args: argparse.Namespace) -> int:
         "invalid_frames": [int(t) for t in np.flatnonzero(~valid)],
         "single_view_frames": [int(t) for t in np.flatnonzero(np.asarray(result.single_view, bool))]
         if result.single_view is not None else [],
+        "ambiguous_frames": [int(t) for t in np.flatnonzero(np.asarray(result.ambiguous, bool))]
+        if result.ambiguous is not None else [],
         "confidence_median": _f(np.median(conf)), "confidence_min": _f(conf.min()),
         "open_frames": int(np.nansum(result.openness)) if valid.any() else 0,
         "inputs": [str(p) for p in args.inputs], "rig": str(args.rig), "actions": str(out),

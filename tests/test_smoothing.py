@@ -437,11 +437,16 @@ def test_bad_options_raise_value_error(kwargs, match):
 
 
 @pytest.mark.parametrize("kwargs", [{"window": 7.0}, {"window": True}, {"polyorder": 2.0}, {"max_gap": 2.5},
-                                    {"fill_gaps": "yes"}, {"spec": "xyz"},
+                                    {"fill_gaps": "yes"}, {"spec": 3},
                                     {"method": "one_euro", "beta": "1"}])
 def test_bad_option_types_raise_type_error(kwargs):
     with pytest.raises(TypeError):
         smooth(_small(), **kwargs)
+
+
+def test_unknown_spec_name_raises_value_error():
+    with pytest.raises(ValueError, match="unknown spec name 'xyz'"):
+        smooth(_small(), spec="xyz")
 
 
 def test_bad_result_raises():
@@ -480,3 +485,18 @@ def test_encode_decode_smooth_fills_dropped_frames():
     assert np.abs(out.positions - actions[:, :3]).max() < 0.01  # metres
     assert rotation_angle_deg(out.rotations, R_true).max() < 3.0
     np.testing.assert_array_equal(out.openness, actions[:, 6])
+
+
+def test_smooth_keeps_ambiguous_flags():
+    """A one-camera clip decodes to ambiguous frames; smoothing keeps the flag (it never
+    turns an ambiguous frame into a trusted one)."""
+    import actimg
+
+    rig, actions = actimg.default_scene(n_views=3, n_frames=12, height=128, width=128)
+    one = actimg.CameraRig(rig.intrinsics[:1], rig.extrinsics[:1], 128, 128)
+    res = actimg.decode(actimg.encode(actions, one), one)
+    assert res.ambiguous is not None and res.ambiguous.any()
+    sm = smooth(res, window=5)
+    keep = sm.result.valid & ~sm.filled
+    np.testing.assert_array_equal(sm.result.ambiguous[keep], res.ambiguous[keep])
+    assert not sm.result.ambiguous[~sm.result.valid].any()

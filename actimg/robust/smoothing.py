@@ -454,5 +454,6 @@ def smooth(result: DecodeResult, *, window: int = 7, polyorder: int = 2, fill_ga
         points=points, gripper_floor=np.array(result.gripper_floor, copy=True), method=result.method,
         single_view=None if result.single_view is None else np.where(ok, result.single_view & ~filled, False),
         position_std=None if result.position_std is None else np.where(ok & ~filled, result.position_std, np.nan),
-        rotation_std=None if result.rotation_std is None else np.where(ok & ~filled, result.rotation_std, np.nan))
+        rotation_std=None if result.rotation_std is None else np.where(ok & ~filled, result.rotation_std, np.nan),
+        ambiguous=None if result.ambiguous is None else np.where(ok & ~filled, result.ambiguous, False))
     return SmoothResult(result=out, filled=filled)
