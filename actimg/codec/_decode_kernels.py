@@ -608,14 +608,17 @@ def _scan_image(img, scale, s, bh, bw, rstep, fit_step, bm, acc, bg_tmp, bgs, po
 
 
 @njit(cache=True, nogil=True)
-def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_uv, cand_w, cand_amp, bgs, start,
-                stop):
+def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, leak, cand_uv, cand_w, cand_amp, bgs,
+                flags, start, stop):
     """Blob candidates of every channel of images ``start..stop``.
 
     images ``(N, H, W, 3)``; writes cand_uv ``(N, 3, K, 2)`` (fitted centres, NaN =
     none), cand_w ``(N, 3, K)`` (inverse variance of the centre, px^-2; 0 = none),
     cand_amp ``(N, 3, K)`` fitted peak heights, bgs ``(N, 3)`` the background level of
-    each channel (median block mean; for B the gripper floor).
+    each channel (median block mean; for B the gripper floor), flags ``(N,)`` uint8: bit 0
+    set where a fit left a residual (not a clean image), bit 1 where the channel leakage
+    refits ran (only with ``leak``; the decoder turns them off once it has estimated the
+    views' colour mixing, :mod:`._unmix`).
     """
     N, H, W, _ = images.shape
     K = cand_w.shape[2]
@@ -700,7 +703,8 @@ def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_u
                 cand_uv[n, ch, k, 1] = v
                 cand_w[n, ch, k] = 1.0 / (sig * sig)
                 cand_amp[n, ch, k] = amp
-        if not noisy:
+        flags[n] = 1 if noisy else 0
+        if not noisy or not leak:
             continue
         # then: blobs of the other channels may leak into each channel (colour
         # cross-talk). A cheap test first: refit each channel's main blob, on every
@@ -722,6 +726,7 @@ def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_u
                     n_leaky += gout[8] > 6.0
         if n_leaky < 2:
             continue
+        flags[n] |= 2
         for rnd in range(2):
             for ch in range(3):
                 for k in range(K):

@@ -11,6 +11,7 @@ from .._parallel import run_chunks
 from ..geometry._rotation_kernels import euler_code
 from ..geometry.camera import CameraRig, _frame_cameras
 from ..geometry.rotations import matrix_to_euler
+from ._unmix import unmix_views
 from .spec import PAPER, ActionImageSpec
 
 __all__ = ["decode", "DecodeResult", "METHODS"]
@@ -161,8 +162,18 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     hi = (1.0 - 0.5 / 255.0) if scale < 1.0 else 1.0 - 1e-6
     # fit on every pixel only when blobs are small
     fit_step = max(1, int(round(s / 9)))
-    run_chunks(_k.detect_many, N, imgs.reshape(N, H, W, 3), scale, float(s), bh, bw, rstep, acc_dtype, fit_step,
-               hi, cand_uv, cand_w, cand_amp, bgs, min_items=1)
+    flags = np.zeros(N, np.uint8)
+
+    def detect(x: np.ndarray, leak: bool = True) -> None:
+        run_chunks(_k.detect_many, N, x.reshape(N, H, W, 3), scale, float(s), bh, bw, rstep, acc_dtype, fit_step,
+                   hi, leak, cand_uv, cand_w, cand_amp, bgs, flags, min_items=1)
+
+    detect(imgs)
+    # colour mixing between channels (not clean images only): a 3x3 matrix per view from
+    # the blobs just found, inverted, and the unmixed images detected again
+    mixing = None
+    if flags.any():
+        imgs, mixing = unmix_views(imgs, scale, cand_uv, cand_w, bgs, float(s), hi, spec, detect, flags)
     cand_uv = cand_uv.reshape(V, T, 3, K_, 2)
     cand_w = cand_w.reshape(V, T, 3, K_)
     bgs = bgs.reshape(V, T, 3)
