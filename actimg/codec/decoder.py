@@ -12,6 +12,7 @@ from ..geometry._rotation_kernels import euler_code
 from ..geometry.camera import CameraRig, _frame_cameras
 from ..geometry.rotations import matrix_to_euler
 from ._unmix import unmix_views
+from .drift import estimate_view_offsets
 from .spec import PAPER, ActionImageSpec
 
 __all__ = ["decode", "DecodeResult", "METHODS"]
@@ -19,6 +20,8 @@ __all__ = ["decode", "DecodeResult", "METHODS"]
 METHODS = ("actimg", "published")
 #: scan block width in sigmas (blocks are twice as tall, two rows of each are read)
 SCAN_BLOCK = 1.0
+#: the drift stage runs when the median frame's RMS reprojection error is above this (px)
+DRIFT_TEST_PX = 0.1
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,6 +51,15 @@ class DecodeResult:
         position_std: ``(T,)`` predicted standard deviation of the position, metres
             (from the fit's covariance, inflated by the residual when views disagree).
         rotation_std: ``(T,)`` predicted standard deviation of the rotation, degrees.
+        mixing: ``(V, 3, 3)`` the colour mixing ``M`` estimated per view and inverted
+            before the blob fits (image ``= M @ [R, G, B]`` per pixel), or None when the
+            views did not mix their channels (always None for clean images).
+        view_offsets: ``(V, 2)`` pixels ``(du, dv)``: a constant drift of each view over
+            the clip (blobs drawn at ``projection + offset``), estimated from the frames'
+            reprojection residuals with 3+ views and removed before the poses were fitted
+            (``detections`` are where the blobs are in the images,
+            ``reprojection_error`` is measured after the offsets are removed); None when
+            no view drifted by 0.2 px or more.
 
     ``confidence = 1 / (1 + (position_std / 1 mm)^2 + (rotation_std / 1 deg)^2)``, times a
     gripper factor in [0.5, 1] (how clearly the floor is above or below half its level).
@@ -68,6 +80,8 @@ class DecodeResult:
     single_view: np.ndarray | None = None
     position_std: np.ndarray | None = None
     rotation_std: np.ndarray | None = None
+    mixing: np.ndarray | None = None
+    view_offsets: np.ndarray | None = None
 
     def __repr__(self) -> str:
         T = self.actions.shape[0]
@@ -196,6 +210,18 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     stats = np.empty((T, 4))
     run_chunks(_k.frames_many, T, imgs, scale, bgs, cand_uv, cand_w, Ks, W2C, C2W, float(s),
                model, max(2.0, 0.25 * s), 10, 20, uv_f, w_f, R0, t0, ok, stats, min_items=4)
+    # one view drifted by a constant offset over the clip (3+ views; only when frames do
+    # not reproject cleanly): estimated, removed from the detections, frames decoded again
+    view_offsets = None
+    if V >= 3 and ok.sum() >= 4 and np.median(stats[ok, 0]) > DRIFT_TEST_PX:
+        def redecode(o: np.ndarray) -> tuple:
+            shifted = cand_uv - o[:, None, None, None, :]
+            run_chunks(_k.frames_many, T, imgs, scale, bgs, shifted, cand_w, Ks, W2C, C2W, float(s),
+                       model, max(2.0, 0.25 * s), 10, 20, uv_f, w_f, R0, t0, ok, stats, min_items=4)
+            return uv_f, R0, t0, ok
+
+        view_offsets = estimate_view_offsets(uv_f.copy(), R0.copy(), t0.copy(), ok.copy(), model, Ks, W2C,
+                                             redecode)
     # frames where only one view sees all three points: the pose from that view (P3P)
     single = _single_view_poses(uv_f, w_f, model, Ks, W2C, C2W, R0, t0, ok, stats)
     ok |= single
@@ -213,11 +239,14 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     _k.assemble_frames(R0, t0, ok, model, Ks, W2C, uv_f, euler_code(spec.euler), bgs, float(spec.gripper_floor),
                        stats, pts, reproj, euler, floors, openness, conf, pos_std, rot_std, actions)
     det = np.ascontiguousarray(uv_f.transpose(1, 0, 2, 3)) + off  # (V, T, 3, 2), caller's pixel origin
+    if view_offsets is not None:
+        det += view_offsets[:, None, None, :]  # where the blobs are in the images
     det_w = np.ascontiguousarray(w_f.transpose(1, 0, 2))
     return DecodeResult(actions=actions, positions=pts[:, 0].copy(), rotations=R0, openness=openness,
                         confidence=conf, valid=ok.copy(), reprojection_error=reproj, detections=det,
                         detection_weight=det_w, points=pts, gripper_floor=floors, method="actimg",
-                        single_view=single & ok, position_std=pos_std, rotation_std=rot_std)
+                        single_view=single & ok, position_std=pos_std, rotation_std=rot_std,
+                        mixing=mixing, view_offsets=view_offsets)
 
 
 def _single_view_poses(uv: np.ndarray, w: np.ndarray, model: np.ndarray, Ks: np.ndarray, W2C: np.ndarray,
