@@ -30,7 +30,15 @@ from numba import njit
 RADIUS = 2.5
 #: the smallest off-diagonal entry of the estimated matrix that is acted on
 MIN_LEAK = 0.01
-NIT = 4
+#: per-image columns: a constant (a free offset per image)
+NP = 1
+#: templates shared by a view's frames: 3 clean channels, then 3 shape nuisances per channel
+NT = 12
+#: cross-product columns: the per-image columns, the templates, the 3 observed channels
+NZ = NP + NT + 3
+#: the rim of the U blob (left out of the B channel's fit), in units of the gripper floor
+RIM_LO = 0.4
+RIM_HI = 1.9
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -42,21 +50,32 @@ def _clipped_mean(m, sig):
 
 
 @njit(cache=True, nogil=True)
-def _moments(img, scale, cen, thr, floor, s, radius, step, hi, Mc, bc, sig, S, E):
-    """Cross-products ``S (7, 7)`` of ``z = [1, g_P, g_N, b_U, x_R, x_G, x_B]`` over the
+def _moments(img, scale, cen, thr, floor, s, radius, step, hi, Cc, bc, sig, S, E):
+    """Cross-products ``S[0] (NZ, NZ)`` of ``z = [1, t_0 .. t_11, x_R, x_G, x_B]`` over the
     pixels (every ``step``-th row and column) within ``radius`` of a centre of
     ``cen (3, 2)`` (with ``sig == 0`` only those whose observed channels are all below
-    ``hi``) (``b_U`` is the clean B
-    channel: ``g_U`` where above the gripper threshold ``thr``, else ``floor``). Returns
-    the count.
+    ``hi``), and ``S[1]`` over those of them on the rim of the U blob (where it meets the
+    gripper floor: ``g_U`` within ``[RIM_LO, RIM_HI]`` times the threshold), which the B
+    channel's fit leaves out: the floor's edge is a step (closed gripper) or a kink
+    (open), and whatever smooths the image moves it in ways no smooth template follows.
+    Returns the count.
 
-    With ``sig > 0`` the observed values are corrected for the clipping of noise at 0:
-    with the current model ``m = bc + Mc @ [g_P, g_N, b_U]``, ``x`` is replaced by
-    ``x - (E[clip(m + n, 0, 1)] - m)``, ``n ~ N(0, sig^2)`` (clipped noise on a dark
-    background is biased upwards where the model is near 0, and would otherwise read as
-    leakage; saturated pixels are kept, their expectation is modelled). ``E (3, 2)`` gets, per channel, the sum of squared residuals ``x - m`` and
-    their count over the pixels whose model is at least ``3 sig`` (0.15 when ``sig ==
-    0``) from 0 and 1, where clipping is rare: the noise level for the next round.
+    The templates ``t``: the clean channels ``g_P, g_N, b_U`` (Gaussians of sigma ``s`` at
+    the centres; ``b_U`` is ``g_U`` where above the gripper threshold ``thr``, else
+    ``floor``), then per channel ``j`` the changes of its blob's shape that blur, motion
+    blur or resampling make: width ``(d^2 / 2 s^2) g_j`` and the two elongations
+    ``((dc^2 - dr^2) / 2 s^2) g_j``, ``(dc dr / s^2) g_j`` (0 where ``b_U`` is the floor).
+    Their coefficients are nuisances: without them the shape change of a blob would be
+    read as leakage into it from its neighbours.
+
+    With ``sig > 0`` the observed values are corrected for clipping: with the current
+    model ``m = bc + Cc @ t``, ``x`` is replaced by ``x - (E[clip(m + n, 0, 1)] - m)``,
+    ``n ~ N(0, sig^2)`` (clipped noise on a dark background is biased upwards where the
+    model is near 0, and would otherwise read as leakage; saturated pixels are kept, their
+    expectation is modelled). ``E (3, 2)`` gets, per channel, the sum of squared
+    residuals ``x - m`` and their count over the pixels whose model is at least ``3 sig``
+    (0.15 when ``sig == 0``) from 0 and 1, where clipping is rare: the noise level for the
+    next round.
     """
     H, W, _ = img.shape
     inv = 1.0 / (2.0 * s * s)
@@ -69,69 +88,90 @@ def _moments(img, scale, cen, thr, floor, s, radius, step, hi, Mc, bc, sig, S, E
     r1 = min(H - 1, int(math.floor(vmax)))
     c0 = max(0, int(math.ceil(umin)))
     c1 = min(W - 1, int(math.floor(umax)))
-    z = np.empty(7)
+    z = np.empty(NZ)
     band = 3.0 * sig if sig > 0.0 else 0.15
-    S[:, :] = 0.0
+    S[:, :, :] = 0.0
     E[:, :] = 0.0
     n = 0
     z[0] = 1.0
+    rim = False
     for r in range(r0 + (-r0) % step, r1 + 1, step):
         row = img[r]
         for c in range(c0 + (-c0) % step, c1 + 1, step):
             near = False
             for j in range(3):
-                d2 = (c - cen[j, 0]) ** 2 + (r - cen[j, 1]) ** 2
+                dc = c - cen[j, 0]
+                dr = r - cen[j, 1]
+                d2 = dc * dc + dr * dr
                 if d2 <= r2:
                     near = True
-                z[1 + j] = math.exp(-d2 * inv)
+                g = math.exp(-d2 * inv)
+                if j == 2:
+                    rim = RIM_LO * thr <= g <= RIM_HI * thr
+                if j == 2 and g <= thr:
+                    z[NP + 2] = floor
+                    g = 0.0
+                else:
+                    z[NP + j] = g
+                z[NP + 3 + 3 * j] = d2 * inv * g
+                z[NP + 4 + 3 * j] = (dc * dc - dr * dr) * inv * g
+                z[NP + 5 + 3 * j] = 2.0 * dc * dr * inv * g
             if not near:
                 continue
-            if z[3] <= thr:
-                z[3] = floor
             sat = False
             for ch in range(3):
                 x = row[c, ch] * scale
                 if x >= hi:
                     sat = True
-                z[4 + ch] = x
+                z[NP + NT + ch] = x
             if sat and sig == 0.0:
                 continue
             for ch in range(3):
-                m = bc[ch] + Mc[ch, 0] * z[1] + Mc[ch, 1] * z[2] + Mc[ch, 2] * z[3]
+                m = 0.0
+                for k in range(NP):
+                    m += bc[ch, k] * z[k]
+                for k in range(NT):
+                    m += Cc[ch, k] * z[NP + k]
                 if m > band and m < 1.0 - band:
-                    E[ch, 0] += (z[4 + ch] - m) ** 2
+                    E[ch, 0] += (z[NP + NT + ch] - m) ** 2
                     E[ch, 1] += 1.0
                 if sig > 0.0:
                     # E[clip(m + n, 0, 1)] = E[max(m + n, 0)] - E[max(m + n - 1, 0)]
-                    z[4 + ch] -= _clipped_mean(m, sig) - _clipped_mean(m - 1.0, sig) - m
-            for a in range(7):
+                    z[NP + NT + ch] -= _clipped_mean(m, sig) - _clipped_mean(m - 1.0, sig) - m
+            for a in range(NZ):
                 za = z[a]
                 for b in range(a + 1):
-                    S[a, b] += za * z[b]
+                    S[0, a, b] += za * z[b]
+            if rim:
+                for a in range(NZ):
+                    za = z[a]
+                    for b in range(a + 1):
+                        S[1, a, b] += za * z[b]
             n += 1
-    for a in range(7):
-        for b in range(a + 1, 7):
-            S[a, b] = S[b, a]
+    for k in range(2):
+        for a in range(NZ):
+            for b in range(a + 1, NZ):
+                S[k, a, b] = S[k, b, a]
     return n
 
 
 @njit(cache=True, nogil=True)
-def mixing_moments_many(images, scale, centres, use, thr, floors, s, radius, step, hi, Mc, bc, sig, S, E, start,
+def mixing_moments_many(images, scale, centres, use, thr, floors, s, radius, step, hi, Cc, bc, sig, S, E, start,
                         stop):
-    """:func:`_moments` of images ``n`` in ``start..stop`` with ``use[n]`` into ``S (N, 7,
-    7)`` and ``E (N, 3, 2)`` (zeros where not used or fewer than 20 pixels). images
+    """:func:`_moments` of images ``n`` in ``start..stop`` with ``use[n]`` into ``S (N, 2,
+    NZ, NZ)`` and ``E (N, 3, 2)`` (zeros where not used or fewer than 20 pixels). images
     ``(N, H, W, 3)``, centres ``(N, 3, 2)``, ``thr`` the spec's gripper floor, floors
-    ``(N,)`` the clean B background (``thr`` when open, else 0), the current model Mc
-    ``(N, 3, 3)``, bc ``(N, 3)`` and noise level sig ``(N,)``."""
+    ``(N,)`` the clean B background (``thr`` when open, else 0), the current model Cc
+    ``(N, 3, NT)``, bc ``(N, 3, NP)`` and noise level sig ``(N,)``."""
     for n in range(start, stop):
-        S[n, :, :] = 0.0
+        S[n, :, :, :] = 0.0
         E[n, :, :] = 0.0
         if not use[n]:
             continue
-        m = _moments(images[n], scale, centres[n], thr, floors[n], s, radius, step, hi, Mc[n], bc[n], sig[n], S[n],
+        m = _moments(images[n], scale, centres[n], thr, floors[n], s, radius, step, hi, Cc[n], bc[n], sig[n], S[n],
                      E[n])
         if m < 20:
-            S[n, :, :] = 0.0
+            S[n, :, :, :] = 0.0
             E[n, :, :] = 0.0
 
 
@@ -170,55 +210,77 @@ def unmix_many(images, scale, Minv, hi, out, start, stop):
                         orow[c, i] = y[i]
 
 
-def _centred(S7: np.ndarray) -> np.ndarray:
-    """Per-image cross-products ``(n, 7, 7)`` -> ``(n, 6, 6)`` with the image's own offset
-    eliminated (Schur complement of the constant column)."""
-    n0 = np.maximum(S7[:, 0, 0], 1e-300)[:, None, None]
-    return S7[:, 1:, 1:] - S7[:, 1:, :1] * S7[:, :1, 1:] / n0
+def _centred(S: np.ndarray) -> np.ndarray:
+    """Cross-products ``(..., NZ, NZ)`` -> ``(..., NZ-NP, NZ-NP)`` with the per-image
+    columns eliminated (Schur complement: free per image)."""
+    A = S[..., :NP, :NP] + 1e-12 * np.eye(NP) * np.maximum(S[..., :1, :1], 1e-300)
+    B = S[..., :NP, NP:]
+    X = np.linalg.solve(A, B)
+    return S[..., NP:, NP:] - np.swapaxes(B, -1, -2) @ X
 
 
-def solve_mixing(S: np.ndarray) -> np.ndarray | None:
-    """The 3x3 mixing matrix from summed centred cross-products ``S (6, 6)`` over
-    ``[g_P, g_N, b_U, x_R, x_G, x_B]``, or None when the templates are degenerate."""
-    G = S[:3, :3]
-    C = S[:3, 3:]
-    if not np.isfinite(S).all() or np.linalg.cond(G) > 1e8:
-        return None
-    coef = np.linalg.solve(G, C)  # (3 templates, 3 observed channels)
-    return coef.T  # M[i, j]: observed channel i from clean channel j
+def _channel_sets(S: np.ndarray) -> list[np.ndarray]:
+    """Per observed channel, the per-image cross-products ``(..., NZ, NZ)`` of its fit
+    (all pixels for R and G; without the U rim for B) from ``S (..., 2, NZ, NZ)``."""
+    return [S[..., 0, :, :], S[..., 0, :, :], S[..., 0, :, :] - S[..., 1, :, :]]
 
 
-def estimate_mixing(S7: np.ndarray, V: int, T: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-view mixing matrices ``(V, 3, 3)`` and per-image offsets ``(V*T, 3)`` from
-    per-image cross-products ``S7 (V*T, 7, 7)``: pooled over the view's frames, then
-    pooled again without the frames whose own residual is far above the others' (a ghost
-    or a wrong blob taken as the main one). Identity and 0 where nothing could be
+def solve_mixing(Sc: list[np.ndarray]) -> np.ndarray | None:
+    """Template coefficients ``(3, NT)`` (observed channel, template) from the summed
+    centred cross-products of each channel's fit (three ``(NZ-NP, NZ-NP)``); the mixing
+    matrix is ``[:, :3]``. None when the templates are degenerate."""
+    out = np.empty((3, NT))
+    for i, S in enumerate(Sc):
+        G = S[:NT, :NT]
+        C = S[:NT, NT + i]
+        if not np.isfinite(S).all():
+            return None
+        d = np.sqrt(np.maximum(np.diag(G), 1e-300))
+        Gn = G / d[:, None] / d[None, :]
+        if np.linalg.cond(Gn) > 1e10:
+            return None
+        out[i] = np.linalg.solve(Gn, C / d) / d
+    return out
+
+
+def estimate_mixing(S: np.ndarray, V: int, T: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-view template coefficients ``(V, 3, NT)`` (the mixing matrix is ``[:, :, :3]``)
+    and per-image coefficients of the per-image columns ``(V*T, 3, NP)`` from per-image
+    cross-products ``S (V*T, 2, NZ, NZ)``: pooled over the view's frames, then pooled
+    again without the frames whose own residual is far above the others' (a ghost or a
+    wrong blob taken as the main one). Identity mixing and zeros where nothing could be
     estimated."""
-    Sc = _centred(S7).reshape(V, T, 6, 6)
-    S7v = S7.reshape(V, T, 7, 7)
-    out = np.broadcast_to(np.eye(3), (V, 3, 3)).copy()
-    offs = np.zeros((V, T, 3))
+    sets = [x.reshape(V, T, NZ, NZ) for x in _channel_sets(S)]
+    cen = [_centred(x) for x in sets]
+    out = np.zeros((V, 3, NT))
+    out[:, :, :3] = np.eye(3)
+    offs = np.zeros((V, T, 3, NP))
     for v in range(V):
-        used = np.flatnonzero(S7v[v, :, 0, 0] > 0)
+        used = np.flatnonzero(sets[0][v, :, 0, 0] > 0)
         if used.size == 0:
             continue
-        M = solve_mixing(Sc[v, used].sum(axis=0))
-        if M is None:
+        Cf = solve_mixing([c[v, used].sum(axis=0) for c in cen])
+        if Cf is None:
             continue
         if used.size >= 4:
-            A = np.concatenate([-M.T, np.eye(3)], axis=0)  # residual e = x - M t = A^T z
-            rss = np.einsum("fab,ai,bi->f", Sc[v, used], A, A)
-            tot = np.trace(Sc[v, used][:, 3:, 3:], axis1=1, axis2=2)
-            rel = rss / np.maximum(tot, 1e-12)
+            rel = np.zeros(used.size)
+            for i in range(3):
+                a = np.concatenate([-Cf[i], np.zeros(3)])
+                a[NT + i] = 1.0  # residual e_i = x_i - Cf_i t = a^T z
+                rel += np.einsum("fab,a,b->f", cen[i][v, used], a, a) / np.maximum(cen[i][v, used, NT + i, NT + i],
+                                                                                  1e-12)
             keep = used[rel <= max(4.0 * np.median(rel), 1e-6)]
             if 0 < keep.size < used.size:
-                M2 = solve_mixing(Sc[v, keep].sum(axis=0))
-                if M2 is not None:
-                    M = M2
-        out[v] = M
-        n0 = np.maximum(S7v[v, used, 0, 0], 1e-300)
-        offs[v, used] = (S7v[v, used, 0, 4:] - S7v[v, used, 0, 1:4] @ M.T) / n0[:, None]
-    return out, offs.reshape(V * T, 3)
+                C2 = solve_mixing([c[v, keep].sum(axis=0) for c in cen])
+                if C2 is not None:
+                    Cf = C2
+        out[v] = Cf
+        for i in range(3):
+            Si = sets[i][v, used]
+            A = Si[:, :NP, :NP] + 1e-12 * np.eye(NP) * np.maximum(Si[:, :1, :1], 1e-300)
+            rhs = Si[:, :NP, NP + NT + i] - Si[:, :NP, NP:NP + NT] @ Cf[i]
+            offs[v, used, i] = np.linalg.solve(A, rhs[..., None])[..., 0]
+    return out, offs.reshape(V * T, 3, NP)
 
 
 def needs_unmixing(M: np.ndarray) -> np.ndarray:
@@ -230,73 +292,81 @@ def needs_unmixing(M: np.ndarray) -> np.ndarray:
     return big & (cond < 20.0)
 
 
+def _estimate(flat: np.ndarray, scale: float, cand_uv: np.ndarray, cand_w: np.ndarray, bgs: np.ndarray, V: int,
+              T: int, s: float, hi: float, thr: float) -> np.ndarray:
+    """The ``(V, 3, 3)`` mixing matrices from the strongest candidate of each channel:
+    a first fit; its residuals (where the model is away from 0 and 1) give the noise
+    level; then two fits with the observed values corrected for noise clipped at 0 and 1."""
+    from .._parallel import run_chunks
+
+    N = V * T
+    step = max(1, int(round(s / 6.0)))
+    centres = np.ascontiguousarray(cand_uv[:, :, 0, :])
+    use = (cand_w[:, :, 0] > 0.0).all(axis=1) & np.isfinite(centres).all(axis=(1, 2))
+    black = 0.5 * (bgs[:, 0] + bgs[:, 1])
+    fl = (bgs[:, 2] - black) / np.maximum(1.0 - black, 1e-3)
+    floors = np.where(fl > 0.5 * thr, thr, 0.0)
+    S = np.zeros((N, 2, NZ, NZ))
+    E = np.zeros((N, 3, 2))
+    Cc = np.zeros((N, 3, NT))
+    bc = np.zeros((N, 3, NP))
+    sig = np.zeros(N)
+    M = np.broadcast_to(np.eye(3), (V, 3, 3)).copy()
+    for it in range(4):
+        run_chunks(mixing_moments_many, N, flat, scale, centres, use, thr, floors, s, RADIUS * s, step, hi,
+                   Cc, bc, sig, S, E, min_items=4)
+        if it != 1:  # (the second pass only measures the noise of the first fit)
+            Cf, bc = estimate_mixing(S, V, T)
+            Cc = np.repeat(Cf, T, axis=0)
+            M = np.ascontiguousarray(Cf[:, :, :3])
+        if it >= 1:
+            Ev = E.reshape(V, T, 3, 2).sum(axis=(1, 2))
+            sv = np.sqrt(Ev[:, 0] / np.maximum(Ev[:, 1], 1.0))
+            sig = np.repeat(np.maximum(sv, 0.5 / 255.0), T)
+    return M
+
+
 def unmix_views(imgs: np.ndarray, scale: float, cand_uv: np.ndarray, cand_w: np.ndarray, bgs: np.ndarray,
-                s: float, hi: float, spec, detect, flags, rounds: int = 2) -> tuple[np.ndarray, np.ndarray | None]:
-    """The decoder's unmixing stage.
+                s: float, hi: float, spec, detect, rounds: int = 2) -> tuple[np.ndarray, np.ndarray | None]:
+    """The decoder's unmixing stage, for images where the leakage refits of the first
+    detection found leakage.
 
     imgs ``(V, T, H, W, 3)`` as decoded (units of ``scale``); cand_uv ``(V*T, 3, K, 2)``,
-    cand_w ``(V*T, 3, K)``, bgs ``(V*T, 3)`` from the first detection, which ``detect(x)``
-    (the decoder's detection of images ``x``) overwrites. Per view, the mixing matrix is
-    estimated from the strongest blob of each channel (:func:`estimate_mixing`); where it
-    leaks (:func:`needs_unmixing`), every pixel of that view is unmixed and the images are
-    detected again (without the leakage refits); ``rounds`` times, each time from the
-    original images with the centres of the last detection (which the leakage no longer
-    pulls), and a last estimate checks that the views still mix: if not (a first
-    estimate misled by the leakage refits fitting a blur's shape), the original images
-    are detected again without those refits. Returns the images to decode (the input
-    itself when nothing was unmixed) and the ``(V, 3, 3)`` matrices of the last unmixing
-    (None when none was applied).
+    cand_w ``(V*T, 3, K)``, bgs ``(V*T, 3)`` from that detection, which ``detect(x,
+    leak)`` (the decoder's detection of images ``x``, with or without the leakage refits)
+    overwrites in place.
+
+    First the decision: the images are detected again without the leakage refits (which
+    also fit the shape of a motion blur, and would make leakage of it), and the mixing
+    estimated from those centres (:func:`estimate_mixing`). If no view leaks
+    (:func:`needs_unmixing`), that detection stands. Otherwise, ``rounds`` times: the
+    matrices are estimated from the original images with the latest centres (first those
+    of the leakage refits, which the leakage pulls least), every pixel of the leaking
+    views is unmixed, and the unmixed images are detected (without the leakage refits).
+    Returns the images to decode (the input itself when nothing was unmixed) and the
+    ``(V, 3, 3)`` matrices of the last unmixing (None when none was applied).
     """
     from .._parallel import run_chunks
 
     V, T, H, W, _ = imgs.shape
     N = V * T
     flat = imgs.reshape(N, H, W, 3)
-    step = max(1, int(round(s / 6.0)))
-    M_all = None
-    out = imgs
     thr = float(spec.gripper_floor)
-    leaked = bool((flags & 2).any())
-    for r in range(rounds + 1):
-        centres = np.ascontiguousarray(cand_uv[:, :, 0, :])
-        use = (cand_w[:, :, 0] > 0.0).all(axis=1) & np.isfinite(centres).all(axis=(1, 2))
-        black = 0.5 * (bgs[:, 0] + bgs[:, 1])
-        fl = (bgs[:, 2] - black) / np.maximum(1.0 - black, 1e-3)
-        floors = np.where(fl > 0.5 * thr, thr, 0.0)
-        S7 = np.zeros((N, 7, 7))
-        E = np.zeros((N, 3, 2))
-        Mc = np.zeros((N, 3, 3))
-        bc = np.zeros((N, 3))
-        sig = np.zeros(N)
-        # a first fit; its residuals (where the model is away from 0 and 1) give the
-        # noise level; then two fits with the observed values corrected for noise
-        # clipped at 0
-        for it in range(NIT):
-            run_chunks(mixing_moments_many, N, flat, scale, centres, use, thr, floors, s, RADIUS * s, step, hi,
-                       Mc, bc, sig, S7, E, min_items=4)
-            if it != 1:  # (the second pass only measures the noise of the first fit)
-                M, bc = estimate_mixing(S7, V, T)
-                Mc = np.repeat(M, T, axis=0)
-            if it >= 1:
-                Ev = E.reshape(V, T, 3, 2).sum(axis=(1, 2))
-                sv = np.sqrt(Ev[:, 0] / np.maximum(Ev[:, 1], 1.0))
-                sig = np.repeat(np.maximum(sv, 0.5 / 255.0), T)
+    first = (cand_uv.copy(), cand_w.copy(), bgs.copy())
+    detect(imgs, False)
+    M = _estimate(flat, scale, cand_uv, cand_w, bgs, V, T, s, hi, thr)
+    if not needs_unmixing(M).any():
+        return imgs, None
+    cand_uv[...], cand_w[...], bgs[...] = first
+    out = imgs
+    for _ in range(rounds):
+        M = _estimate(flat, scale, cand_uv, cand_w, bgs, V, T, s, hi, thr)
         need = needs_unmixing(M)
-        if not need.any():
-            # no view mixes (any more, from better centres): the original images,
-            # detected without the leakage refits (they fit a blur's shape, not a leak)
-            if leaked or M_all is not None:
-                detect(imgs, False)
-            return imgs, None
-        if r == rounds:
-            break  # the last estimate only confirms that the views mix
-        M_all = M
         Minv = np.empty((N, 3, 3))
         for v in range(V):
             Minv[v * T:(v + 1) * T] = np.linalg.inv(M[v]) if need[v] else np.eye(3)
         # views that need nothing are copied through the identity (one pass, simple)
-        res = np.empty_like(imgs)
-        run_chunks(unmix_many, N, flat, scale, Minv, hi, res.reshape(N, H, W, 3), min_items=1)
-        out = res
+        out = np.empty_like(imgs)
+        run_chunks(unmix_many, N, flat, scale, Minv, hi, out.reshape(N, H, W, 3), min_items=1)
         detect(out, False)
-    return out, M_all
+    return out, M

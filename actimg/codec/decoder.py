@@ -183,11 +183,11 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
                    hi, leak, cand_uv, cand_w, cand_amp, bgs, flags, min_items=1)
 
     detect(imgs)
-    # colour mixing between channels (not clean images only): a 3x3 matrix per view from
-    # the blobs just found, inverted, and the unmixed images detected again
+    # colour mixing between channels: a 3x3 matrix per view from the blobs just found,
+    # inverted, and the unmixed images detected again
     mixing = None
-    if flags.any():
-        imgs, mixing = unmix_views(imgs, scale, cand_uv, cand_w, bgs, float(s), hi, spec, detect, flags)
+    if (flags & 2).any():  # the leakage refits found leakage in two channels of an image
+        imgs, mixing = unmix_views(imgs, scale, cand_uv, cand_w, bgs, float(s), hi, spec, detect)
     cand_uv = cand_uv.reshape(V, T, 3, K_, 2)
     cand_w = cand_w.reshape(V, T, 3, K_)
     bgs = bgs.reshape(V, T, 3)
