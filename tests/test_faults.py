@@ -315,3 +315,16 @@ def test_drift_not_estimated_with_two_views():
     assert res.view_offsets is None
     assert D.estimate_view_offsets(np.zeros((6, 2, 3, 2)), np.zeros((6, 3, 3)), np.zeros((6, 3)), np.ones(6, bool),
                                    np.zeros((3, 3)), None, None, None) is None
+
+
+@pytest.mark.parametrize("name", ["noise", "ghost", "blur", "jpeg"])
+def test_no_false_mixing_or_drift(name):
+    """Other corruptions are not mistaken for colour mixing or view drift."""
+    rig, actions, img = _scene(V=3, T=8, size=256, seed=6)
+    bad = {"noise": lambda: C.gaussian_noise(img, 0.08, seed=0),
+           "ghost": lambda: C.ghost_blob(img, "G", 1.0, seed=0),
+           "blur": lambda: C.blur(img, 3.0),
+           "jpeg": lambda: C.jpeg(img, 40)}[name]()
+    res = actimg.decode(bad, rig)
+    assert res.mixing is None
+    assert res.view_offsets is None or np.abs(res.view_offsets).max() < 0.3
