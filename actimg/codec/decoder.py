@@ -147,7 +147,10 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
         A view whose detection disagrees with the others (ghost blob, wrong peak) is
         dropped when 3+ views see the point. Frames where only one view sees all three
         points are decoded from that view (``single_view``); frames with less are
-        ``valid=False`` with NaN actions.
+        ``valid=False`` with NaN actions. Images whose channels leak into each other
+        (colour mixing, cross-talk) are unmixed first with a 3x3 matrix estimated per view
+        (``mixing``); with 3+ views, a view drawn shifted by a constant offset over the
+        clip is re-aligned (``view_offsets``).
     """
     spec = spec or PAPER
     if method not in METHODS:
