@@ -2,21 +2,28 @@
 
 A generator, a colour-space conversion or chroma sub-sampling mixes the channels: per
 pixel the image holds ``x = M @ c + b`` where ``c`` is the clean ``[R, G, B]`` (a Gaussian
-at P, one at N, and ``max(Gaussian at U, floor)``), ``M`` a 3x3 mixing matrix (identity
-for a clean image) and ``b`` a background offset. A leaked blob is a scaled copy of
-another channel's blob at the same place, so ``M`` is a linear regression once the blob
-centres are known: per view, over every frame in which all three blobs were found, each
-observed channel is regressed on the three clean templates built at the blob centres
-(first pass of the decoder) with a free offset per frame, on the pixels within
-:data:`RADIUS` sigmas of a blob (saturated pixels left out). One matrix per view, pooled
-over its frames (a clip's mixing does not change from frame to frame, and pooling
+at P, one at N, and the U Gaussian above the gripper threshold, the floor below), ``M`` a
+3x3 mixing matrix (identity for a clean image) and ``b`` a background offset. A leaked
+blob is a scaled copy of another channel's blob at the same place, so ``M`` is a linear
+regression once the blob centres are known: per view, over every frame in which all
+three blobs were found, each observed channel is regressed on the three clean templates
+built at the blob centres, with a free offset per frame and, shared by the view's
+frames, the first-order changes of each blob's shape (width and elongation: blur, motion
+blur and resampling change them, and would otherwise be read as leakage), on the pixels
+within :data:`RADIUS` sigmas of a blob. The B channel's fit leaves out the rim of the U
+blob (the floor's edge, which anything that smooths the image moves). The observed
+values are corrected for noise clipped at 0 and 1 (whose bias on a dark background would
+read as leakage), with the noise level from the fit's own residuals. One matrix per view,
+pooled over its frames (a clip's mixing does not change from frame to frame, and pooling
 averages the noise and the centre errors of single frames away); frames whose own fit
 disagrees with the pooled one (a ghost blob taken as the main one) are dropped and the
 matrix estimated again.
 
-The decoder then multiplies every pixel of the view by ``M^-1`` (:func:`unmix_many`) and
-decodes the unmixed images. Clean images never get here (the first pass's fits have no
-residual), and a matrix within :data:`MIN_LEAK` of the identity is not applied.
+The decoder runs this stage only on images where its per-blob leakage test fired
+(:func:`unmix_views`): the decision comes from blob fits without the leakage refits; a
+view that leaks is unmixed (every pixel times ``M^-1``, :func:`unmix_many`), detected
+again, and ``M`` re-estimated from the better centres. A matrix within :data:`MIN_LEAK`
+of the identity is not applied.
 """
 
 from __future__ import annotations
