@@ -310,6 +310,15 @@ def _estimate(flat: np.ndarray, scale: float, cand_uv: np.ndarray, cand_w: np.nd
     step = max(1, int(round(s / 6.0)))
     centres = np.ascontiguousarray(cand_uv[:, :, 0, :])
     use = (cand_w[:, :, 0] > 0.0).all(axis=1) & np.isfinite(centres).all(axis=(1, 2))
+    # only frames whose three blobs are inside the image and apart: where a blob is out
+    # of view, its channel's strongest candidate may be another blob's leaked copy (at
+    # that blob's centre), which would make the templates coincide
+    H, W = flat.shape[1:3]
+    with np.errstate(invalid="ignore"):
+        inside = ((centres[..., 0] >= 0) & (centres[..., 0] <= W - 1) & (centres[..., 1] >= 0)
+                  & (centres[..., 1] <= H - 1)).all(axis=1)
+        d = np.linalg.norm(centres[:, [0, 0, 1]] - centres[:, [1, 2, 2]], axis=-1).min(axis=1)
+    use &= inside & (d > 0.25 * s)
     black = 0.5 * (bgs[:, 0] + bgs[:, 1])
     fl = (bgs[:, 2] - black) / np.maximum(1.0 - black, 1e-3)
     floors = np.where(fl > 0.5 * thr, thr, 0.0)
