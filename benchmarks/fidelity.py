@@ -9,7 +9,10 @@ Three parts, all seeded:
    DLT and the reprojection-optimal triangulation are drawn beside it, and the decoder
    after self-calibration (``actimg.calibration.refine_rig`` on its own detections, 3+
    views) too.
-2. Corruptions (``actimg.corrupt``), each at three strengths, 2/3/4 views, 256/512 px,
+2. Corruptions (``actimg.corrupt``), each at three strengths, 2/3/4 views, 256/512 px
+   (colour mixing: a random unequal 3x3 matrix per view; motion blur: a centred line of
+   5/10/20 px at 512 px, random direction per image; view drift: one view shifted by
+   0.5/1/2 px over the whole clip),
    random rigs and poses (blobs cut by the border, points outside some views included),
    for ``actimg.decode`` and ``actimg.decode(method="published")`` with both of the
    published code's settings (``accuracy.PUBLISHED``: its inference script's 0.5-1.0 m,
@@ -21,6 +24,7 @@ An invalid frame counts as a failure (infinite error) in every figure, never as 
 sample. Writes ``fidelity.md`` (tables), ``fidelity.json`` and figures to ``--out``.
 
     python benchmarks/fidelity.py [--quick] [--out benchmarks/results/fidelity]
+    python benchmarks/fidelity.py --only "colour mixing 3x3" "motion blur" --sizes 512 --views 3
 """
 
 from __future__ import annotations
@@ -104,7 +108,19 @@ def corruptions(size: int) -> list[Corruption]:
         Corruption("brightness/contrast", (0.5, 1.0, 2.0), "level", lambda x, a, s: corrupt.tone_curve(
             x, brightness=0.05 * a, contrast=1.0 - 0.15 * a, gamma=1.0 + 0.3 * a)),
         Corruption("noisy floor", (0.02, 0.05, 0.1), "sigma", lambda x, a, s: corrupt.noisy_floor(x, a, seed=s)),
+        Corruption("colour mixing 3x3", (0.05, 0.1, 0.2), "mean leak", lambda x, a, s: corrupt.color_mixing(
+            x, strength=a, seed=s, per_view=True)),
+        Corruption("motion blur", (5 * k, 10 * k, 20 * k), "px", lambda x, a, s: corrupt.motion_blur(x, a, seed=s)),
+        Corruption("view drift", (0.5, 1.0, 2.0), "px", _drift),
     ]
+
+
+def _drift(images: np.ndarray, px: float, seed: int) -> np.ndarray:
+    """One random view shifted by ``px`` pixels in a random direction, every frame."""
+    rng = np.random.default_rng(seed)
+    v = int(rng.integers(images.shape[0]))
+    a = rng.uniform(0, 2 * np.pi)
+    return corrupt.shift_view(images, v, px * np.cos(a), px * np.sin(a))
 
 
 def _ghosts(images: np.ndarray, brightness: float, seed: int) -> np.ndarray:
@@ -140,6 +156,8 @@ def corruption_sweep(args: argparse.Namespace) -> list[dict]:
         for nv in args.views:
             clean = [(rig, a, actimg.encode(a, rig)) for rig, a in scenes(args.seed, nv, size, args.scenes, args.frames)]
             for c in corruptions(size):
+                if args.only and c.name not in args.only:
+                    continue
                 for level, strength in zip(("weak", "middle", "strong"), c.strengths):
                     errs: dict[str, list] = {"actimg": [], **{name: [] for name in PUBLISHED}}
                     for i, (rig, a, img) in enumerate(clean):
@@ -307,6 +325,17 @@ def markdown(corr: list[dict], calib: list[dict], conf: dict, args: argparse.Nam
                        f"{r['open_acc']:.3f} | {r['valid']:.3f} | {met} |\n")
     out.append("\nTargets: median < 0.5 mm and < 0.5 deg, p90 < 1.5 mm and < 1.5 deg, openness >= 0.99, "
                ">= 95% valid.\n")
+    if calib:
+        out.append(_calibration_table(calib))
+    out.append(_confidence_table(conf))
+    if matched:
+        out.append(_matched_table(matched))
+    out.append(_cells_table(corr))
+    return "".join(out)
+
+
+def _calibration_table(calib: list[dict]) -> str:
+    out = []
     out.append("\n## Calibration noise: median position error (mm)\n\nLevel L: every view rotated by L degrees "
                "(random axis), moved by 10 L mm, focal scaled by N(0, 0.01 L), principal point moved by "
                "N(0, 2 L) px. `reference` = `actimg.triangulate` of the exact projections through the same "
@@ -331,6 +360,11 @@ def markdown(corr: list[dict], calib: list[dict], conf: dict, args: argparse.Nam
                        f"{_fmt(g('dlt'))} | {_fmt(g('optimal'))} | {_fmt(g('actimg+refine_rig'))} | "
                        + "".join(f"{_fmt(g(name))} | " for name in PUBLISHED) + f"{_fmt(g('actimg aligned'))} | "
                        f"{_fmt(g('actimg+refine_rig aligned'))} |\n")
+    return "".join(out)
+
+
+def _confidence_table(conf: dict) -> str:
+    out = []
     out.append(f"\n## Confidence\n\nSpearman rank correlation between confidence and position error over "
                f"{conf['frames']} corrupted frames: **{conf['spearman_conf_vs_error']:.3f}** (negative: higher "
                "confidence, smaller error).\n\n| confidence decile | confidence range | pos median (mm) | "
@@ -338,16 +372,24 @@ def markdown(corr: list[dict], calib: list[dict], conf: dict, args: argparse.Nam
     for d in conf["deciles"]:
         out.append(f"| {d['decile']} | {d['conf_lo']:.3f}-{d['conf_hi']:.3f} | {_fmt(d['pos_med_mm'])} | "
                    f"{_fmt(d['pos_p90_mm'])} | {d['valid']:.3f} |\n")
-    if matched:
-        out.append(f"\n## Scenes matched to the published inference settings: {matched[0]['size']} px, 3 views, "
-                   "middle strength\n\nView 0 at 0.75 m from the workspace centre, every P and N 0.5-1.0 m from "
-                   "it (the depth range the published inference settings search).\n\n"
-                   "| corruption | strength | decoder | pos median | pos p90 | rot median | rot p90 | open acc | valid |\n"
-                   "|---|---|---|---|---|---|---|---|---|\n")
-        for r in matched:
-            out.append(f"| {r['corruption']} | {r['strength']:g} {r['unit']} | {r['decoder']} | "
-                       f"{_fmt(r['pos_med_mm'])} | {_fmt(r['pos_p90_mm'])} | {_fmt(r['rot_med_deg'])} | "
-                       f"{_fmt(r['rot_p90_deg'])} | {r['open_acc']:.3f} | {r['valid']:.3f} |\n")
+    return "".join(out)
+
+
+def _matched_table(matched: list[dict]) -> str:
+    out = [f"\n## Scenes matched to the published inference settings: {matched[0]['size']} px, 3 views, "
+           "middle strength\n\nView 0 at 0.75 m from the workspace centre, every P and N 0.5-1.0 m from "
+           "it (the depth range the published inference settings search).\n\n"
+           "| corruption | strength | decoder | pos median | pos p90 | rot median | rot p90 | open acc | valid |\n"
+           "|---|---|---|---|---|---|---|---|---|\n"]
+    for r in matched:
+        out.append(f"| {r['corruption']} | {r['strength']:g} {r['unit']} | {r['decoder']} | "
+                   f"{_fmt(r['pos_med_mm'])} | {_fmt(r['pos_p90_mm'])} | {_fmt(r['rot_med_deg'])} | "
+                   f"{_fmt(r['rot_p90_deg'])} | {r['open_acc']:.3f} | {r['valid']:.3f} |\n")
+    return "".join(out)
+
+
+def _cells_table(corr: list[dict]) -> str:
+    out = []
     out.append("\n## Every corruption cell\n\n| corruption | level | strength | size | views | decoder | pos median | "
                "pos p90 | rot median | rot p90 | open acc | valid |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
     for r in corr:
@@ -365,6 +407,8 @@ def figures(corr: list[dict], calib: list[dict], out_dir: str) -> list[str]:
 
     paths = []
     views = sorted({r["views"] for r in calib})
+    if not views:
+        return paths + _corruption_figure(corr, out_dir, plt)
     fig, axes = plt.subplots(1, len(views), figsize=(5 * len(views), 4), squeeze=False)
     style = {"actimg": ("C0", "o-"), "reference": ("k", "--"), "dlt": ("C2", ":"), "optimal": ("C3", "-."),
              "actimg+refine_rig": ("C1", "s-")}
@@ -387,6 +431,11 @@ def figures(corr: list[dict], calib: list[dict], out_dir: str) -> list[str]:
     plt.close(fig)
     paths.append(p)
 
+    return paths + _corruption_figure(corr, out_dir, plt)
+
+
+def _corruption_figure(corr: list[dict], out_dir: str, plt) -> list[str]:
+    paths = []
     cells = [r for r in corr if r["size"] == 512 and r["views"] == 3 and r["level"] == "middle"]
     if cells:
         names = [r["corruption"] for r in cells if r["decoder"] == "actimg"]
@@ -416,8 +465,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="a small smoke run (1 size, few frames)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=None, help="output folder (default: benchmarks/results/fidelity for a full run; "
-                   "a --quick run only prints unless --out is given, and never writes there)")
+    p.add_argument("--out", default=None, help="output folder (default: benchmarks/results/fidelity for a full run, "
+                   "benchmarks/results/fidelity-subset with --only; a --quick run only prints unless --out is given, "
+                   "and never writes into benchmarks/results)")
+    p.add_argument("--only", nargs="+", default=None, metavar="NAME",
+                   help="run only these corruptions (e.g. 'colour mixing 3x3' 'motion blur'), no calibration part")
+    p.add_argument("--sizes", dest="sizes_arg", nargs="+", type=int, default=None,
+                   help="image sizes of the corruption part (default 256 512)")
+    p.add_argument("--views", dest="views_arg", nargs="+", type=int, default=None,
+                   help="view counts (default 2 3 4)")
     args = p.parse_args(argv)
     out = output_dir(args.out, args.quick, "fidelity")
     if args.quick:
@@ -426,12 +482,21 @@ def main(argv: list[str] | None = None) -> int:
     else:
         args.sizes, args.views, args.scenes, args.frames = [256, 512], [2, 3, 4], 4, 10
         args.levels, args.trials = [0.0, 0.1, 0.25, 0.5, 1.0, 2.0], 20
+    args.sizes = args.sizes_arg or args.sizes
+    args.views = args.views_arg or args.views
+    if args.only:
+        known = {c.name for c in corruptions(512)}
+        bad = sorted(set(args.only) - known)
+        if bad:
+            p.error(f"unknown corruption(s) {bad}; known: {sorted(known)}")
+        if args.out is None and not args.quick:
+            out = output_dir(None, False, "fidelity-subset")
     t0 = time.perf_counter()
     actimg.warmup()
-    calib = calibration_sweep(args)
+    calib = [] if args.only else calibration_sweep(args)
     corr = corruption_sweep(args)
     conf = confidence_report(corr)
-    matched = matched_sweep(args)
+    matched = [] if args.only else matched_sweep(args)
     md = markdown(corr, calib, conf, args, matched)
     if out is None:
         print(md)

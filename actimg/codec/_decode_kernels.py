@@ -702,14 +702,16 @@ def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_u
 
 
 @njit(cache=True, nogil=True)
-def refine_noisy(images, scale, s, hi, cand_uv, cand_w, cand_amp, cand_rms, bgs, start, stop):
+def refine_noisy(images, scale, s, hi, leak, cand_uv, cand_w, cand_amp, cand_rms, bgs, flags, start, stop):
     """Second stage of :func:`detect_many` for images ``start..stop`` that are not clean.
 
     Each candidate whose fit left an intensity rms above ``NOISY_RMS`` (noise, blur,
     compression) is refitted on the intensities (:func:`refine_gaussian`); then, in those
-    images, the colour cross-talk test and refits. Arrays as :func:`detect_many`'s,
-    updated in place; clean images are skipped. A kernel of its own so that decoding
-    clean images never compiles it.
+    images, the colour cross-talk test and refits (only with ``leak``; the decoder turns
+    them off once it has estimated the views' colour mixing, :mod:`._unmix`). Arrays as
+    :func:`detect_many`'s, updated in place; clean images are skipped. flags ``(N,)``
+    uint8: bit 0 set where an image is not clean, bit 1 where the leakage refits ran. A
+    kernel of its own so that decoding clean images never compiles it.
     """
     N, H, W, _ = images.shape
     K = cand_w.shape[2]
@@ -741,7 +743,8 @@ def refine_noisy(images, scale, s, hi, cand_uv, cand_w, cand_amp, cand_rms, bgs,
                         cand_uv[n, ch, k, 1] = gout[1]
                         cand_w[n, ch, k] = 1.0 / (sig * sig)
                         cand_amp[n, ch, k] = gout[2]
-        if not noisy:
+        flags[n] = 1 if noisy else 0
+        if not noisy or not leak:
             continue
         # then: blobs of the other channels may leak into each channel (colour
         # cross-talk). A cheap test first: refit each channel's main blob, on every
@@ -763,6 +766,7 @@ def refine_noisy(images, scale, s, hi, cand_uv, cand_w, cand_amp, cand_rms, bgs,
                     n_leaky += gout[8] > 6.0
         if n_leaky < 2:
             continue
+        flags[n] |= 2
         for rnd in range(2):
             for ch in range(3):
                 for k in range(K):

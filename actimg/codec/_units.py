@@ -35,7 +35,8 @@ def _detect(dtype: Any) -> list:
 
 def _noisy(dtype: Any) -> list:
     from . import _decode_kernels as k
-    return [(k.refine_noisy, (_ro(4, dtype), 1.0, 1.0, 1.0, _rw(4), _rw(3), _rw(3), _rw(3), _rw(2), 0, 0))]
+    return [(k.refine_noisy, (_ro(4, dtype), 1.0, 1.0, 1.0, True, _rw(4), _rw(3), _rw(3), _rw(3), _rw(2),
+                              _rw(1, np.uint8), 0, 0))]
 
 
 def _frames(dtype: Any) -> list:

@@ -14,6 +14,8 @@ from .._validate import kernel_input
 from ..geometry._rotation_kernels import euler_code
 from ..geometry.camera import CameraRig, _frame_cameras
 from ..geometry.rotations import matrix_to_euler
+from ._unmix import unmix_views
+from .drift import estimate_view_offsets
 from .spec import PAPER, ActionImageSpec, resolve_spec
 
 __all__ = ["decode", "DecodeResult", "METHODS"]
@@ -21,6 +23,8 @@ __all__ = ["decode", "DecodeResult", "METHODS"]
 METHODS = ("actimg", "published")
 #: scan block width in sigmas (blocks are twice as tall, two rows of each are read)
 SCAN_BLOCK = 1.0
+#: the drift stage runs when the median frame's RMS reprojection error is above this (px)
+DRIFT_TEST_PX = 0.1
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,6 +64,15 @@ class DecodeResult:
             ``position_std`` / ``rotation_std`` include the distance to the farthest other
             pose that fits, so its confidence is low. Blob sizes and amplitudes and the
             gripper floor are the same in every such pose: they cannot decide.
+        mixing: ``(V, 3, 3)`` the colour mixing ``M`` estimated per view and inverted
+            before the blob fits (image ``= M @ [R, G, B]`` per pixel), or None when the
+            views did not mix their channels (always None for clean images).
+        view_offsets: ``(V, 2)`` pixels ``(du, dv)``: a constant drift of each view over
+            the clip (blobs drawn at ``projection + offset``), estimated from the frames'
+            reprojection residuals with 3+ views and removed before the poses were fitted
+            (``detections`` are where the blobs are in the images,
+            ``reprojection_error`` is measured after the offsets are removed); None when
+            no view drifted by 0.2 px or more.
 
     ``confidence = 1 / (1 + (position_std / 0.5 mm)^2 + (rotation_std / 0.5 deg)^2)``, times
     a gripper factor in [0.5, 1] (how clearly the floor is above or below half its level).
@@ -88,6 +101,8 @@ class DecodeResult:
     position_std: np.ndarray | None = None
     rotation_std: np.ndarray | None = None
     ambiguous: np.ndarray | None = None
+    mixing: np.ndarray | None = None
+    view_offsets: np.ndarray | None = None
 
     def __repr__(self) -> str:
         T = self.actions.shape[0]
@@ -163,7 +178,10 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
         A view whose detection disagrees with the others (ghost blob, wrong peak) is
         dropped when 3+ views see the point. Frames where only one view sees all three
         points are decoded from that view (``single_view``); frames with less are
-        ``valid=False`` with NaN actions.
+        ``valid=False`` with NaN actions. Images whose channels leak into each other
+        (colour mixing, cross-talk) are unmixed first with a 3x3 matrix estimated per view
+        (``mixing``); with 3+ views, a view drawn shifted by a constant offset over the
+        clip is re-aligned (``view_offsets``).
     """
     spec = resolve_spec(spec)
     if method not in METHODS:
@@ -200,14 +218,27 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     hi = (1.0 - 0.5 / 255.0) if scale < 1.0 else 1.0 - 1e-6
     # fit on every pixel only when blobs are small
     fit_step = max(1, int(round(s / 9)))
-    flat = imgs.reshape(N, H, W, 3)
-    run_chunks(_k.detect_many, N, flat, scale, float(s), bh, bw, rstep, acc_dtype, fit_step,
-               hi, cand_uv, cand_w, cand_amp, cand_rms, bgs, min_items=1)
-    noisy = (cand_rms > _k.NOISY_RMS).any(axis=(1, 2))
-    if noisy.any():  # images that are not clean: intensity refits (compiled only when needed)
-        prepare(("noisy_u8" if u8 else "noisy_f32",))
-        run_chunks(_k.refine_noisy, N, flat, scale, float(s), hi, cand_uv, cand_w, cand_amp, cand_rms, bgs,
-                   min_items=1)
+    flags = np.zeros(N, np.uint8)
+
+    def detect(x: np.ndarray, leak: bool = True) -> None:
+        """Blob candidates of images ``x`` into cand_*; with ``leak`` the noisy images'
+        refits include the channel-leakage test (flags bit 1 where it found leakage)."""
+        xf = kernel_input(x.reshape(N, H, W, 3))
+        run_chunks(_k.detect_many, N, xf, scale, float(s), bh, bw, rstep, acc_dtype, fit_step,
+                   hi, cand_uv, cand_w, cand_amp, cand_rms, bgs, min_items=1)
+        flags[:] = 0
+        if (cand_rms > _k.NOISY_RMS).any():  # not clean: intensity refits (compiled only when needed)
+            prepare(("noisy_u8" if u8 else "noisy_f32",))
+            run_chunks(_k.refine_noisy, N, xf, scale, float(s), hi, bool(leak), cand_uv, cand_w, cand_amp,
+                       cand_rms, bgs, flags, min_items=1)
+
+    detect(imgs)
+    # colour mixing between channels: a 3x3 matrix per view from the blobs just found,
+    # inverted, and the unmixed images detected again
+    mixing = None
+    if (flags & 2).any():  # the leakage refits found leakage in two channels of an image
+        imgs, mixing = unmix_views(imgs, scale, cand_uv, cand_w, bgs, float(s), hi, spec, detect)
+        imgs = kernel_input(imgs)
     cand_uv = cand_uv.reshape(V, T, 3, K_, 2)
     cand_w = cand_w.reshape(V, T, 3, K_)
     bgs = bgs.reshape(V, T, 3)
@@ -231,6 +262,18 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     stats = np.empty((T, 4))
     run_chunks(_k.frames_many, T, imgs, scale, bgs, cand_uv, cand_w, Ks, W2C, C2W, float(s),
                model, max(2.0, 0.25 * s), 10, 20, uv_f, w_f, R0, t0, ok, stats, min_items=4)
+    # one view drifted by a constant offset over the clip (3+ views; only when frames do
+    # not reproject cleanly): estimated, removed from the detections, frames decoded again
+    view_offsets = None
+    if V >= 3 and ok.sum() >= 4 and np.median(stats[ok, 0]) > DRIFT_TEST_PX:
+        def redecode(o: np.ndarray) -> tuple:
+            shifted = cand_uv - o[:, None, None, None, :]
+            run_chunks(_k.frames_many, T, imgs, scale, bgs, shifted, cand_w, Ks, W2C, C2W, float(s),
+                       model, max(2.0, 0.25 * s), 10, 20, uv_f, w_f, R0, t0, ok, stats, min_items=4)
+            return uv_f, R0, t0, ok
+
+        view_offsets = estimate_view_offsets(uv_f.copy(), R0.copy(), t0.copy(), ok.copy(), model, Ks, W2C,
+                                             redecode)
     # frames where only one view sees all three points: the pose from that view (P3P)
     # how much noisier the detections are than their fitted weights say, from the clip's
     # multi-view frames; every frame's predicted std is inflated by at least that
@@ -253,12 +296,14 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     _k.assemble_frames(R0, t0, ok, model, Ks, W2C, uv_f, euler_code(spec.euler), bgs, float(spec.gripper_floor),
                        stats, pts, reproj, euler, floors, openness, conf, pos_std, rot_std, actions)
     det = np.ascontiguousarray(uv_f.transpose(1, 0, 2, 3)) + off  # (V, T, 3, 2), caller's pixel origin
+    if view_offsets is not None:
+        det += view_offsets[:, None, None, :]  # where the blobs are in the images
     det_w = np.ascontiguousarray(w_f.transpose(1, 0, 2))
     return DecodeResult(actions=actions, positions=pts[:, 0].copy(), rotations=R0, openness=openness,
                         confidence=conf, valid=ok.copy(), reprojection_error=reproj, detections=det,
                         detection_weight=det_w, points=pts, gripper_floor=floors, method="actimg",
                         single_view=single & ok, position_std=pos_std, rotation_std=rot_std,
-                        ambiguous=ambiguous & ok)
+                        ambiguous=ambiguous & ok, mixing=mixing, view_offsets=view_offsets)
 
 
 #: continuity of the trajectory: how far (position in mm, rotation in degrees) a pose may

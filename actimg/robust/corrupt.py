@@ -31,6 +31,9 @@ A *middle* strength, what a video model plausibly produces at 512x512:
 :func:`ghost_blob`          ``relative_brightness=1`` (as bright as the true blob)
 :func:`drop_blob`           one view of one point (occlusion, out of frame)
 :func:`channel_crosstalk`   ``amount=0.1`` (10 % of each channel leaks into the others)
+:func:`color_mixing`        ``strength=0.1`` (unequal 3x3 leaks, 10 % per channel on average)
+:func:`motion_blur`         ``length_px=10`` (a line kernel; fast motion at 30 fps)
+:func:`shift_view`          ``dx, dy`` of 1-2 px in one view (a generator's spatial drift)
 :func:`tone_curve`          ``brightness=0.05, contrast=0.9, gamma=1.2``
 :func:`noisy_floor`         ``sigma=0.05``, ``correlation_px=8``
 ==========================  ====================================================
@@ -56,8 +59,9 @@ import numpy as np
 from ..codec.spec import PAPER, ActionImageSpec, resolve_spec
 
 __all__ = [
-    "VIDEO_CODECS", "VideoCodecInfo", "available_video_codecs", "blur", "channel_crosstalk", "drop_blob",
-    "gaussian_noise", "ghost_blob", "jpeg", "noisy_floor", "resample", "tone_curve", "video_codec",
+    "VIDEO_CODECS", "VideoCodecInfo", "available_video_codecs", "blur", "channel_crosstalk", "color_mixing",
+    "drop_blob", "gaussian_noise", "ghost_blob", "jpeg", "motion_blur", "noisy_floor", "random_mixing_matrix",
+    "resample", "shift_view", "tone_curve", "video_codec",
 ]
 
 Seed = Union[int, np.integer, np.random.Generator, None]
@@ -335,6 +339,220 @@ def channel_crosstalk(images: np.ndarray, amount: float) -> np.ndarray:
     M = ((1.0 - amount) * np.eye(3) + amount / 2.0 * (np.ones((3, 3)) - np.eye(3))).astype(x.dtype)
     y = x @ M.T
     return _from_float(y, images.dtype)
+
+
+def random_mixing_matrix(strength: float, seed: Seed = 0) -> np.ndarray:
+    """A random unequal 3x3 colour-mixing matrix whose columns leak ``strength`` on average.
+
+    The six off-diagonal entries ``M[i, j]`` (how much of source channel ``j`` appears in
+    channel ``i``) are ``3 * strength * w`` with ``w`` drawn uniformly from the simplex
+    (Dirichlet(1, ..., 1)): every channel leaks into every other, by unequal amounts, and
+    the mean over the three source channels of their total leak ``sum_{i != j} M[i, j]``
+    is ``strength``. Each diagonal entry is ``1 - `` its column's leak, so every column
+    sums to 1 (what a channel loses appears in the others); a column that would leak more
+    than 0.9 is scaled down to 0.9.
+
+    Args:
+        strength: mean total leak per source channel, in [0, 0.6]; ``0`` gives the identity.
+        seed: ``int``, ``numpy.random.Generator`` or ``None``.
+
+    Returns:
+        ``(3, 3)`` float64 matrix ``M`` (``out = M @ [R, G, B]`` per pixel).
+    """
+    strength = _real("strength", strength, 0.0, 0.6)
+    rng = _rng(seed)
+    M = np.eye(3)
+    if strength == 0.0:
+        return M
+    w = rng.dirichlet(np.ones(6)) * 3.0 * strength
+    off = ~np.eye(3, dtype=bool)
+    M[off] = w  # row-major order of the off-diagonal entries
+    leak = M.sum(axis=0) - 1.0  # per column: the off-diagonal sum (diagonal still 1)
+    over = leak > 0.9
+    if over.any():
+        for j in np.flatnonzero(over):
+            M[off[:, j], j] *= 0.9 / leak[j]
+        leak = M.sum(axis=0) - 1.0
+    M[np.diag_indices(3)] = 1.0 - leak
+    return M
+
+
+def color_mixing(images: np.ndarray, matrix: np.ndarray | None = None, strength: float = 0.1,
+                 seed: Seed = 0, *, per_view: bool = False) -> np.ndarray:
+    """Full 3x3 colour mixing: every channel leaks into every other, by unequal amounts.
+
+    What colour-space conversions, chroma sub-sampling and generators do to R, G and B;
+    :func:`channel_crosstalk` is the symmetric one-parameter special case. Per pixel
+    ``out = clip(M @ [R, G, B], 0, 1)``: ``M[i, j]`` is how much of input channel ``j``
+    ends up in output channel ``i`` (``M[0, 1] = 0.1``: a tenth of G is added to R).
+
+    Args:
+        images: ``(V, T, H, W, 3)`` ``uint8`` or float in [0, 1].
+        matrix: ``(3, 3)`` mixing matrix for every view, or ``(V, 3, 3)`` one per view,
+            finite, entries in [-1, 2]; ``None``: a random one from
+            :func:`random_mixing_matrix` (``strength``, ``seed``). The identity gives an
+            exact copy.
+        strength: mean total leak per source channel when ``matrix`` is ``None`` (see
+            :func:`random_mixing_matrix`), in [0, 0.6]; ``0``: exact copy. Middle
+            strength: 0.1; strong: 0.2.
+        seed: ``int``, ``numpy.random.Generator`` or ``None`` (used when ``matrix`` is None).
+        per_view: with ``matrix=None``, draw a different matrix for every view (default:
+            one matrix for the whole clip).
+
+    Returns:
+        ``(V, T, H, W, 3)`` array of the input's dtype.
+    """
+    images = _check_images(images)
+    V = images.shape[0]
+    if matrix is None:
+        strength = _real("strength", strength, 0.0, 0.6)
+        rng = _rng(seed)
+        if per_view:
+            Ms = np.stack([random_mixing_matrix(strength, rng) for _ in range(V)])
+        else:
+            Ms = np.broadcast_to(random_mixing_matrix(strength, rng), (V, 3, 3))
+    else:
+        if isinstance(matrix, (str, bytes)) or not hasattr(matrix, "__len__") and not isinstance(matrix, np.ndarray):
+            raise TypeError(f"matrix must be a (3, 3) or (V, 3, 3) array, got {type(matrix).__name__}")
+        try:
+            m = np.asarray(matrix, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"matrix must be a (3, 3) or (V, 3, 3) array of numbers, got {matrix!r}") from None
+        if m.shape == (3, 3):
+            Ms = np.broadcast_to(m, (V, 3, 3))
+        elif m.shape == (V, 3, 3):
+            Ms = m
+        else:
+            raise ValueError(f"matrix must have shape (3, 3) or (V, 3, 3) = ({V}, 3, 3), got {m.shape}")
+        if not np.isfinite(Ms).all():
+            raise ValueError("matrix must be finite")
+        if Ms.min() < -1.0 or Ms.max() > 2.0:
+            raise ValueError(f"matrix entries must be in [-1, 2], got [{Ms.min():g}, {Ms.max():g}]")
+    eye = np.eye(3)
+    if all(np.array_equal(Ms[v], eye) for v in range(V)):
+        return _copy(images)
+    x = _to_float(images)
+    for v in range(V):
+        if not np.array_equal(Ms[v], eye):
+            x[v] = x[v] @ Ms[v].T.astype(x.dtype)
+    return _from_float(x, images.dtype)
+
+
+def _line_kernel(length_px: float, angle_deg: float) -> np.ndarray:
+    """Normalised ``(k, k)`` kernel of a centred line segment of ``length_px`` pixels at
+    ``angle_deg`` (counter-clockwise from the +u axis on screen, i.e. with v pointing down
+    the segment runs along ``(cos a, -sin a)``): the segment is sampled every 0.1 px and
+    each sample splatted bilinearly, so the kernel is symmetric about its centre and
+    keeps the centroid of whatever it blurs."""
+    half = 0.5 * length_px
+    r = int(math.ceil(half)) + 1
+    k = np.zeros((2 * r + 1, 2 * r + 1))
+    n = max(2, int(math.ceil(length_px / 0.1)) + 1)
+    t = np.linspace(-half, half, n)
+    a = math.radians(angle_deg)
+    xs = r + t * math.cos(a)
+    ys = r - t * math.sin(a)
+    x0 = np.floor(xs).astype(int)
+    y0 = np.floor(ys).astype(int)
+    fx = xs - x0
+    fy = ys - y0
+    for dx, dy, wt in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
+        np.add.at(k, (y0 + dy, x0 + dx), wt)
+    k = 0.5 * (k + k[::-1, ::-1])  # exactly point-symmetric: the centroid is kept
+    return k / k.sum()
+
+
+def motion_blur(images: np.ndarray, length_px: float, angle_deg: float | None = None,
+                seed: Seed = 0) -> np.ndarray:
+    """Directional (motion) blur: every frame convolved with a centred line segment.
+
+    Fast motion in 30 fps video smears a blob along its direction of motion. The kernel is
+    a line of ``length_px`` pixels through the pixel centre, sampled finely and splatted
+    bilinearly (so sub-pixel lengths and any angle work), point-symmetric (the centroid of
+    a blob does not move) and normalised; borders are reflected
+    (``cv2.BORDER_REFLECT_101``), so a constant floor stays constant.
+
+    Args:
+        images: ``(V, T, H, W, 3)`` ``uint8`` or float in [0, 1].
+        length_px: length of the segment in pixels, ``>= 0`` (``0``: exact copy). Middle
+            strength: 10 px at 512x512 (5-20 px is what fast motion leaves).
+        angle_deg: direction of the segment in degrees, counter-clockwise from the image's
+            +u (column) axis; ``None``: a random direction per view and frame.
+        seed: ``int``, ``numpy.random.Generator`` or ``None`` (used when ``angle_deg`` is
+            None).
+
+    Returns:
+        ``(V, T, H, W, 3)`` array of the input's dtype.
+    """
+    images = _check_images(images)
+    length_px = _real("length_px", length_px, 0.0)
+    if angle_deg is not None:
+        angle_deg = _real("angle_deg", angle_deg)
+    rng = _rng(seed)
+    if length_px == 0.0:
+        return _copy(images)
+    V, T = images.shape[:2]
+    angles = rng.uniform(0.0, 180.0, (V, T)) if angle_deg is None else np.full((V, T), angle_deg)
+    out = np.empty(images.shape, dtype=images.dtype)
+    for v in range(V):
+        for t in range(T):
+            k = _line_kernel(length_px, float(angles[v, t]))
+            f = np.ascontiguousarray(images[v, t])
+            if images.dtype == np.uint8:
+                y = cv2.filter2D(f.astype(np.float32), cv2.CV_32F, k.astype(np.float32),
+                                 borderType=cv2.BORDER_REFLECT_101)
+                out[v, t] = _from_float(y * np.float32(1.0 / 255.0), np.dtype(np.uint8))
+            else:
+                y = cv2.filter2D(f, -1, k.astype(f.dtype), borderType=cv2.BORDER_REFLECT_101)
+                out[v, t] = _from_float(y, images.dtype)
+    return out
+
+
+def shift_view(images: np.ndarray, view: int, dx: float, dy: float) -> np.ndarray:
+    """Shift every frame of one view by a sub-pixel offset: a generator's spatial drift.
+
+    The content moves by ``(dx, dy)`` pixels: what was at pixel ``(u, v)`` (column, row)
+    is at ``(u + dx, v + dy)`` afterwards. The shift is exact for band-limited content
+    (a phase ramp in the Fourier domain, along each axis); the frame is first padded by
+    repeating its edges (so a constant floor stays constant and nothing wraps around), and
+    the values are clipped to [0, 1] after (ringing at sharp edges, such as a closed
+    gripper's B blob rim, is clipped). The other views are exact copies.
+
+    Args:
+        images: ``(V, T, H, W, 3)`` ``uint8`` or float in [0, 1].
+        view: index of the view to shift, in ``[0, V)``.
+        dx: shift along columns (``u``) in pixels, in [-W, W]; positive moves right.
+        dy: shift along rows (``v``) in pixels, in [-H, H]; positive moves down.
+            ``dx = dy = 0`` gives an exact copy.
+
+    Returns:
+        ``(V, T, H, W, 3)`` array of the input's dtype.
+    """
+    images = _check_images(images)
+    V, T, H, W = images.shape[:4]
+    view = _integer("view", view, 0, V - 1)
+    dx = _real("dx", dx, -float(W), float(W))
+    dy = _real("dy", dy, -float(H), float(H))
+    out = _copy(images)
+    if dx == 0.0 and dy == 0.0:
+        return out
+    x = _to_float(np.ascontiguousarray(images[view])).astype(np.float64)  # (T, H, W, 3)
+    for axis, d in ((1, dy), (2, dx)):
+        if d == 0.0:
+            continue
+        pad = 16 + int(math.ceil(abs(d)))
+        widths = [(0, 0)] * 4
+        widths[axis] = (pad, pad)
+        xp = np.pad(x, widths, mode="edge")
+        n = xp.shape[axis]
+        k = np.fft.rfftfreq(n)
+        shape = [1, 1, 1, 1]
+        shape[axis] = k.size
+        ramp = np.exp(-2j * np.pi * k * d).reshape(shape)
+        xp = np.fft.irfft(np.fft.rfft(xp, axis=axis) * ramp, n=n, axis=axis)
+        x = np.take(xp, np.arange(pad, pad + x.shape[axis]), axis=axis)
+    out[view] = _from_float(x.astype(_work_dtype(images.dtype)), images.dtype)
+    return out
 
 
 def tone_curve(images: np.ndarray, brightness: float = 0.0, contrast: float = 1.0,
