@@ -150,6 +150,18 @@ def scenes(seed: int, n_views: int, size: int, n_scenes: int, frames: int):
         yield rig, random_actions(rng, rig, frames)
 
 
+def decoder_errors(clean: list, c, strength: float, seed: int) -> dict[str, list]:
+    """Per decoder (actimg and each published setting), the frame errors of every clean
+    scene ``(rig, actions, images)`` of ``clean`` under corruption ``c`` at ``strength``."""
+    errs: dict[str, list] = {"actimg": [], **{name: [] for name in PUBLISHED}}
+    for i, (rig, a, img) in enumerate(clean):
+        bad = c.apply(img, strength, seed + 101 * i)
+        errs["actimg"].append(frame_errors(actimg.decode(bad, rig), a))
+        for name, opts in PUBLISHED.items():
+            errs[name].append(frame_errors(actimg.decode(bad, rig, method="published", **opts), a))
+    return errs
+
+
 def corruption_sweep(args: argparse.Namespace) -> list[dict]:
     rows = []
     for size in args.sizes:
@@ -159,12 +171,7 @@ def corruption_sweep(args: argparse.Namespace) -> list[dict]:
                 if args.only and c.name not in args.only:
                     continue
                 for level, strength in zip(("weak", "middle", "strong"), c.strengths):
-                    errs: dict[str, list] = {"actimg": [], **{name: [] for name in PUBLISHED}}
-                    for i, (rig, a, img) in enumerate(clean):
-                        bad = c.apply(img, strength, args.seed + 101 * i)
-                        errs["actimg"].append(frame_errors(actimg.decode(bad, rig), a))
-                        for name, opts in PUBLISHED.items():
-                            errs[name].append(frame_errors(actimg.decode(bad, rig, method="published", **opts), a))
+                    errs = decoder_errors(clean, c, strength, args.seed)
                     for dec, e in errs.items():
                         row = dict(part="corruption", corruption=c.name, level=level, strength=strength,
                                    unit=c.unit, size=size, views=nv, decoder=dec, **summarise(e))
@@ -191,12 +198,7 @@ def matched_sweep(args: argparse.Namespace) -> list[dict]:
     rows = []
     for c in corruptions(size):
         strength = c.strengths[1]
-        errs: dict[str, list] = {"actimg": [], **{name: [] for name in PUBLISHED}}
-        for i, (rig, a, img) in enumerate(clean):
-            bad = c.apply(img, strength, args.seed + 101 * i)
-            errs["actimg"].append(frame_errors(actimg.decode(bad, rig), a))
-            for name, opts in PUBLISHED.items():
-                errs[name].append(frame_errors(actimg.decode(bad, rig, method="published", **opts), a))
+        errs = decoder_errors(clean, c, strength, args.seed)
         for dec, e in errs.items():
             rows.append(dict(part="matched", corruption=c.name, strength=strength, unit=c.unit, size=size,
                              views=3, decoder=dec, **summarise(e)))
