@@ -675,3 +675,26 @@ def test_progress_bar_and_lines() -> None:
     lines = plain.getvalue().splitlines()
     assert lines[0] == "actimg convert: 2 episodes to convert, 1 already done"
     assert lines[2].startswith("actimg convert: 2/2 b failed (ValueError: x)")
+
+
+def test_forked_workers_after_the_parent_used_opencv_threads(folder_src: Path, tmp_path: Path) -> None:
+    """A forked worker must not touch OpenCV's thread pool settings: cv2.setNumThreads in a
+    child forked after the parent ran parallel OpenCV calls hangs for ever."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(f"""
+        import numpy as np, cv2
+        img = np.random.rand(1500, 1500).astype(np.float32)
+        for _ in range(3):
+            cv2.resize(img, (400, 400), interpolation=cv2.INTER_AREA)
+            cv2.GaussianBlur(img, (31, 31), 5)
+        import actimg.datasets as ds
+        r = ds.convert({str(folder_src)!r}, {str(tmp_path / 'out')!r}, reader="folder", size={SIZE!r}, workers=2,
+                       progress=False, mp_context="fork")
+        print(sorted(row["status"] for row in r.rows))
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr
+    assert "failed" not in r.stdout and "ok" in r.stdout, r.stdout

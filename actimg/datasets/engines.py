@@ -47,19 +47,23 @@ _JOB: Job | None = None
 _WARM = False
 
 
-def _init_worker(job: Job) -> None:
+def _init_worker(job: Job, forked: bool = False) -> None:
     """Once per worker process: one thread each (the processes are the parallelism), kernels loaded."""
     global _JOB, _WARM
     _JOB = job
     if _WARM:
         return
     os.environ["ACTIMG_NUM_THREADS"] = "1"
-    try:
-        import cv2
+    # cv2.setNumThreads in a forked child hangs for ever when the parent had used OpenCV's
+    # thread pool (it joins threads that do not exist in the child); a forked child leaves
+    # OpenCV's threads alone (its parallel calls work), a fresh process gets one thread
+    if not forked:
+        try:
+            import cv2
 
-        cv2.setNumThreads(1)
-    except ImportError:  # pragma: no cover
-        pass
+            cv2.setNumThreads(1)
+        except ImportError:  # pragma: no cover
+            pass
     from .._warmup import warmup
 
     warmup()  # numba's cached kernels load here, not inside the first episode's timings
@@ -109,7 +113,8 @@ def run_local(job: Job, items: Sequence[tuple[str, int]], workers: int = 1,
     ctx = multiprocessing.get_context(mp_context or default_mp_context())
 
     def pool(n: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(n, mp_context=ctx, initializer=_init_worker, initargs=(job,))
+        return ProcessPoolExecutor(n, mp_context=ctx, initializer=_init_worker,
+                                   initargs=(job, ctx.get_start_method() == "fork"))
 
     todo = list(items)
     suspects: list[tuple[str, int]] = []
