@@ -503,7 +503,8 @@ def test_bad_strengths():
         (lambda: C.ghost_blob(x, "R", 1.0, min_separation=-1), ValueError, r"min_separation must be in \[0, inf\)"),
         (lambda: C.ghost_blob(x, "R", 1.0, min_separation=100.0), ValueError,
          r"no pixel of the 64x80 image \(view \d, frame 0\) is min_separation=100 sigmas"),
-        (lambda: C.ghost_blob(x, "R", 1.0, spec="paper"), TypeError, "spec must be an ActionImageSpec, got str"),
+        (lambda: C.ghost_blob(x, "R", 1.0, spec=3), TypeError, "spec must be an actimg.ActionImageSpec, a name in"),
+        (lambda: C.ghost_blob(x, "R", 1.0, spec="papr"), ValueError, "unknown spec name 'papr'"),
     ]
     for call, exc, match in cases:
         with pytest.raises(exc, match=match):

@@ -663,9 +663,7 @@ def ghost_blob(images: np.ndarray, channel: Channel, relative_brightness: float 
     c = _channel(channel)
     rel = _real("relative_brightness", relative_brightness, 0.0)
     min_separation = _real("min_separation", min_separation, 0.0)
-    spec = resolve_spec(spec)
-    if not isinstance(spec, ActionImageSpec):
-        raise TypeError(f"spec must be an ActionImageSpec, got {type(spec).__name__}")
+    spec = resolve_spec(spec)  # a spec, a name ("paper") or None; anything else is a TypeError
     V, T, H, W = images.shape[:4]
     view_sel = None if views is None else _indices("views", views, V)
     frame_sel = _indices("frames", frames, T)
