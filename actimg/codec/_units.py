@@ -39,11 +39,20 @@ def _noisy(dtype: Any) -> list:
                               _rw(1, np.uint8), 0, 0))]
 
 
+def _frames_args(dtype: Any) -> tuple:
+    cams = (_ro(4), _ro(4), _ro(4))
+    return (_ro(5, dtype), 1.0, _rw(3), _rw(5), _rw(4), *cams, 1.0, _ro(2), 1.0, 1, 1, _rw(4), _rw(3), _rw(3),
+            _rw(2), _rw(1, np.bool_), _rw(2), _rw(1, np.bool_), 0, 0)
+
+
 def _frames(dtype: Any) -> list:
     from . import _decode_kernels as k
-    cams = (_ro(4), _ro(4), _ro(4))
-    return [(k.frames_many, (_ro(5, dtype), 1.0, _rw(3), _rw(5), _rw(4), *cams, 1.0, _ro(2), 1.0, 1, 1, _rw(4),
-                             _rw(3), _rw(3), _rw(2), _rw(1, np.bool_), _rw(2), 0, 0))]
+    return [(k.frames_many, _frames_args(dtype))]
+
+
+def _rays(dtype: Any) -> list:
+    from . import _decode_kernels as k
+    return [(k.rays_many, _frames_args(dtype))]
 
 
 def _finish() -> list:
@@ -84,6 +93,8 @@ register("noisy_u8", lambda: _noisy(np.uint8), 5.0)
 register("noisy_f32", lambda: _noisy(np.float32), 5.0)
 register("frames", lambda: _frames(np.uint8), 14.0)
 register("frames_f32", lambda: _frames(np.float32), 14.0)
+register("rays", lambda: _rays(np.uint8), 6.0)
+register("rays_f32", lambda: _rays(np.float32), 6.0)
 register("finish", _finish, 2.0)
 register("single_view", _single_view, 4.0, together="frames")
 register("encode_u8", lambda: _encode(np.uint8), 4.0)
