@@ -900,10 +900,12 @@ def _unique_consistent(cand_uv, cand_w, Ks, W2Cs, C2Ws, tol, sel_uv, sel_w):
 
 
 # what _quick_select found: no candidate in any view; a unique consistent candidate per
-# view (selected); neither (the ray search decides)
+# view (selected); one view only with candidates (its strongest selected); none of
+# these (the ray search decides)
 SELECT_NONE = 0
 SELECT_UNIQUE = 1
-SELECT_SEARCH = 2
+SELECT_LONE = 2
+SELECT_SEARCH = 3
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -911,18 +913,29 @@ def _quick_select(cand_uv, cand_w, Ks, W2Cs, C2Ws, s, sel_uv, sel_w):
     """The selection of one frame and point that needs no ray search, if there is one.
 
     Clears sel_uv ``(V, 2)`` (NaN) and sel_w ``(V,)`` (0), then returns SELECT_NONE
-    when no view has a candidate, SELECT_UNIQUE when ``_unique_consistent`` selected
-    each view's single candidate, else SELECT_SEARCH (``ray_select`` decides)."""
+    when no view has a candidate, SELECT_LONE when one view only has candidates (its
+    strongest selected), SELECT_UNIQUE when ``_unique_consistent`` selected each view's
+    single candidate, else SELECT_SEARCH (``ray_select`` decides)."""
     V = cand_uv.shape[0]
     for i in range(V):
         sel_uv[i, 0] = np.nan
         sel_uv[i, 1] = np.nan
         sel_w[i] = 0.0
-    best_w = 0.0
+    n_with = 0
+    lone = 0
     for i in range(V):
-        best_w = max(best_w, cand_w[i, 0])
-    if not (best_w > 0.0):
+        if cand_w[i, 0] > 0.0:
+            n_with += 1
+            lone = i
+    if n_with == 0:
         return SELECT_NONE
+    if n_with == 1:
+        # no other view to check against: a lone view keeps its strongest candidate
+        # (the pose may still follow from this view alone, P3P), as the search would
+        sel_uv[lone, 0] = cand_uv[lone, 0, 0]
+        sel_uv[lone, 1] = cand_uv[lone, 0, 1]
+        sel_w[lone] = cand_w[lone, 0]
+        return SELECT_LONE
     if _unique_consistent(cand_uv, cand_w, Ks, W2Cs, C2Ws, 0.25 * s, sel_uv, sel_w):
         return SELECT_UNIQUE
     return SELECT_SEARCH
@@ -949,7 +962,7 @@ def ray_select(images, t, ch, scale, bases, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, 
     H = images.shape[2]
     W = images.shape[3]
     quick = _quick_select(cand_uv, cand_w, Ks, W2Cs, C2Ws, s, sel_uv, sel_w)
-    if quick == SELECT_NONE:
+    if quick == SELECT_NONE or quick == SELECT_LONE:
         return -np.inf
     if quick == SELECT_UNIQUE:
         return 0.0
@@ -1062,17 +1075,7 @@ def ray_select(images, t, ch, scale, bases, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, 
                 for j in range(3):
                     best_X[j] = o[j] + lam * d[j]
     if best_k < 0:
-        # no other view to check against: a lone view keeps its strongest candidate
-        # (the pose may still follow from this view alone, P3P)
-        n_with = 0
-        for i in range(V):
-            if cand_w[i, 0] > 0.0:
-                n_with += 1
-                best_ref = i
-        if n_with == 1:
-            sel_uv[best_ref, 0] = cand_uv[best_ref, 0, 0]
-            sel_uv[best_ref, 1] = cand_uv[best_ref, 0, 1]
-            sel_w[best_ref] = cand_w[best_ref, 0]
+        # no ray seen by another view (a lone view with candidates: _quick_select)
         return -np.inf
     gate2 = (1.5 * s) ** 2
     for i in range(V):
