@@ -88,19 +88,20 @@ def _triangulate() -> list:
 
 
 # costs: CPU seconds to compile the unit alone in a fresh process (numba 0.68, this
-# project's 2-core CI machine); frames gets 2 s more for the work the process that
-# compiles it (the caller's) does besides (so that the demo's four units split as
-# frames | detect, encode, finish, the best split: measured 11.5 | 13.1 CPU s). rays
-# shares its callees (_finish_frame, refine_pose, triangulate_point ...) with frames:
-# compiled in one process with it when both are cold, and alone it loads them from the
-# cache (its cost here is then what it adds, 5 s; decode prepares it only when a frame
-# needs the ray search)
+# project's 2-core CI machine). The greedy split gives the caller's process the largest
+# unit and so the larger share: a child starts about a second later (interpreter start,
+# imports). The demo's four units split as frames, finish | detect, encode: measured
+# cold demo 13.5-15.1 s wall (13.3-13.7 | 11.5-11.6 CPU s), against 14.7-16.0 s for
+# frames | detect, encode, finish. rays shares its callees (_finish_frame, refine_pose,
+# triangulate_point ...) with frames: compiled in one process with it when both are
+# cold; alone (decode prepares it only when a frame needs the ray search) it loads
+# them from the cache, and its cost here is what it adds then (5 s)
 register("detect_u8", lambda: _detect(np.uint8), 6.5)
 register("detect_f32", lambda: _detect(np.float32), 6.5)
 register("noisy_u8", lambda: _noisy(np.uint8), 5.0)
 register("noisy_f32", lambda: _noisy(np.float32), 5.0)
-register("frames", lambda: _frames(np.uint8), 12.0)
-register("frames_f32", lambda: _frames(np.float32), 12.0)
+register("frames", lambda: _frames(np.uint8), 10.0)
+register("frames_f32", lambda: _frames(np.float32), 10.5)
 register("rays", lambda: _rays(np.uint8), 5.0, together="frames")
 register("rays_f32", lambda: _rays(np.float32), 5.0, together="frames_f32")
 register("finish", _finish, 3.5)
