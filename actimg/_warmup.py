@@ -55,8 +55,8 @@ def warmup() -> float:
     """Compile (or load from numba's on-disk cache) every kernel, so later calls do not.
 
     Runs encode, decode (uint8 and float images, clean and noisy, multi-view and single
-    view, unique and ambiguous detections), ``project_actions`` and ``triangulate`` once on a tiny scene. After it, no
-    input variant compiles again: uint8, float32 or float64 images, read-only, strided,
+    view, unique and ambiguous detections), ``project_actions`` and ``triangulate`` once
+    on a tiny scene. After it, no input variant compiles again: uint8, float32 or float64 images, read-only, strided,
     Fortran-order or big-endian arrays, one frame, one view, static or per-frame
     cameras. A warm cache makes this fast; returns the seconds it took.
     """
