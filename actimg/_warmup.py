@@ -56,9 +56,10 @@ def warmup() -> float:
 
     Runs encode, decode (uint8 and float images, clean and noisy, multi-view and single
     view, unique and ambiguous detections), ``project_actions`` and ``triangulate`` once
-    on a tiny scene. After it, no input variant compiles again: uint8, float32 or float64 images, read-only, strided,
-    Fortran-order or big-endian arrays, one frame, one view, static or per-frame
-    cameras. A warm cache makes this fast; returns the seconds it took.
+    on a tiny scene. After it, no input variant compiles again: uint8, float32 or
+    float64 images, read-only, strided, Fortran-order or big-endian arrays, one frame,
+    one view, static or per-frame cameras. A warm cache makes this fast; returns the
+    seconds it took.
     """
     t0 = time.perf_counter()
     prepare(list(UNITS))  # in parallel processes where the cache is cold
