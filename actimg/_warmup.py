@@ -40,6 +40,11 @@ def _warm_calls() -> None:
         one = images.copy()
         one[1, 0] = one[1, 0].min()
         decode(one, rig)
+        # a second blob per point in view 0 (frame 0's drawn over frame 2): ambiguous
+        # detections, the ray search
+        ghost = images.copy()
+        ghost[0, 2] = np.maximum(ghost[0, 2], ghost[0, 0])
+        decode(ghost, rig)
         # noisy images: the intensity refits and the channel cross-talk test
         noise = rng.normal(0.0, 0.02 * (255 if dtype == np.uint8 else 1), images.shape)
         hi = 255 if dtype == np.uint8 else 1.0
@@ -50,10 +55,11 @@ def warmup() -> float:
     """Compile (or load from numba's on-disk cache) every kernel, so later calls do not.
 
     Runs encode, decode (uint8 and float images, clean and noisy, multi-view and single
-    view), ``project_actions`` and ``triangulate`` once on a tiny scene. After it, no
-    input variant compiles again: uint8, float32 or float64 images, read-only, strided,
-    Fortran-order or big-endian arrays, one frame, one view, static or per-frame
-    cameras. A warm cache makes this fast; returns the seconds it took.
+    view, unique and ambiguous detections), ``project_actions`` and ``triangulate`` once
+    on a tiny scene. After it, no input variant compiles again: uint8, float32 or
+    float64 images, read-only, strided, Fortran-order or big-endian arrays, one frame,
+    one view, static or per-frame cameras. A warm cache makes this fast; returns the
+    seconds it took.
     """
     t0 = time.perf_counter()
     prepare(list(UNITS))  # in parallel processes where the cache is cold

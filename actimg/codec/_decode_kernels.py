@@ -899,6 +899,48 @@ def _unique_consistent(cand_uv, cand_w, Ks, W2Cs, C2Ws, tol, sel_uv, sel_w):
     return True
 
 
+# what _quick_select found: no candidate in any view; a unique consistent candidate per
+# view (selected); one view only with candidates (its strongest selected); none of
+# these (the ray search decides)
+SELECT_NONE = 0
+SELECT_UNIQUE = 1
+SELECT_LONE = 2
+SELECT_SEARCH = 3
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _quick_select(cand_uv, cand_w, Ks, W2Cs, C2Ws, s, sel_uv, sel_w):
+    """The selection of one frame and point that needs no ray search, if there is one.
+
+    Clears sel_uv ``(V, 2)`` (NaN) and sel_w ``(V,)`` (0), then returns SELECT_NONE
+    when no view has a candidate, SELECT_LONE when one view only has candidates (its
+    strongest selected), SELECT_UNIQUE when ``_unique_consistent`` selected each view's
+    single candidate, else SELECT_SEARCH (``ray_select`` decides)."""
+    V = cand_uv.shape[0]
+    for i in range(V):
+        sel_uv[i, 0] = np.nan
+        sel_uv[i, 1] = np.nan
+        sel_w[i] = 0.0
+    n_with = 0
+    lone = 0
+    for i in range(V):
+        if cand_w[i, 0] > 0.0:
+            n_with += 1
+            lone = i
+    if n_with == 0:
+        return SELECT_NONE
+    if n_with == 1:
+        # no other view to check against: a lone view keeps its strongest candidate
+        # (the pose may still follow from this view alone, P3P), as the search would
+        sel_uv[lone, 0] = cand_uv[lone, 0, 0]
+        sel_uv[lone, 1] = cand_uv[lone, 0, 1]
+        sel_w[lone] = cand_w[lone, 0]
+        return SELECT_LONE
+    if _unique_consistent(cand_uv, cand_w, Ks, W2Cs, C2Ws, 0.25 * s, sel_uv, sel_w):
+        return SELECT_UNIQUE
+    return SELECT_SEARCH
+
+
 @njit(cache=True, nogil=True)
 def ray_select(images, t, ch, scale, bases, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, sel_uv, sel_w):
     """Pick, for one frame and one point, the detection of each view that is consistent
@@ -919,17 +961,14 @@ def ray_select(images, t, ch, scale, bases, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, 
     Kc = cand_uv.shape[1]
     H = images.shape[2]
     W = images.shape[3]
-    for i in range(V):
-        sel_uv[i, 0] = np.nan
-        sel_uv[i, 1] = np.nan
-        sel_w[i] = 0.0
+    quick = _quick_select(cand_uv, cand_w, Ks, W2Cs, C2Ws, s, sel_uv, sel_w)
+    if quick == SELECT_NONE or quick == SELECT_LONE:
+        return -np.inf
+    if quick == SELECT_UNIQUE:
+        return 0.0
     best_w = 0.0
     for i in range(V):
         best_w = max(best_w, cand_w[i, 0])
-    if not (best_w > 0.0):
-        return -np.inf
-    if _unique_consistent(cand_uv, cand_w, Ks, W2Cs, C2Ws, 0.25 * s, sel_uv, sel_w):
-        return 0.0
     o = np.empty(3)
     d = np.empty(3)
     X = np.empty(3)
@@ -1036,17 +1075,7 @@ def ray_select(images, t, ch, scale, bases, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, 
                 for j in range(3):
                     best_X[j] = o[j] + lam * d[j]
     if best_k < 0:
-        # no other view to check against: a lone view keeps its strongest candidate
-        # (the pose may still follow from this view alone, P3P)
-        n_with = 0
-        for i in range(V):
-            if cand_w[i, 0] > 0.0:
-                n_with += 1
-                best_ref = i
-        if n_with == 1:
-            sel_uv[best_ref, 0] = cand_uv[best_ref, 0, 0]
-            sel_uv[best_ref, 1] = cand_uv[best_ref, 0, 1]
-            sel_w[best_ref] = cand_w[best_ref, 0]
+        # no ray seen by another view (a lone view with candidates: _quick_select)
         return -np.inf
     gate2 = (1.5 * s) ** 2
     for i in range(V):
@@ -1349,53 +1378,94 @@ def kabsch(model, pts, R, t):
 
 
 @njit(cache=True, nogil=True)
+def _finish_frame(f, su, sw, Ks, W2Cs, C2Ws, model, thr, tri_iters, pose_iters, sel_uv, sel_w, R, t, ok, stats):
+    """Frame ``f`` from its selected detections su ``(3, V, 2)`` (NaN = none) and sw
+    ``(3, V)`` (per point P, N, U): triangulate each point dropping a view that
+    disagrees (``triangulate_robust``, ``thr`` px; sw is updated), then fit the rigid
+    triad: Kabsch from the three points, refined by ``refine_pose`` over every
+    detection. Writes row ``f`` of sel_uv, sel_w, R, t, ok and stats (see
+    ``frames_many``)."""
+    V = su.shape[1]
+    X = np.empty((3, 3))
+    err = np.empty(V)
+    others = np.empty(V)
+    good = True
+    for p in range(3):
+        nv = triangulate_robust(su[p], sw[p], Ks[f], W2Cs[f], C2Ws[f], X[p], err, tri_iters, thr, others)
+        good &= nv >= 2 and np.isfinite(X[p, 0]) and np.isfinite(X[p, 1]) and np.isfinite(X[p, 2])
+        for i in range(V):
+            # rejected views have weight 0 and no detection
+            used = sw[p, i] > 0.0
+            sel_uv[f, i, p, 0] = su[p, i, 0] if used else np.nan
+            sel_uv[f, i, p, 1] = su[p, i, 1] if used else np.nan
+            sel_w[f, i, p] = sw[p, i]
+    R[f, :, :] = 0.0
+    t[f, :] = 0.0
+    for j in range(3):
+        R[f, j, j] = 1.0
+    if good:
+        kabsch(model, X, R[f], t[f])
+        refine_pose(sel_uv[f], sel_w[f], model, Ks[f], W2Cs[f], R[f], t[f], pose_iters, stats[f])
+        good = np.isfinite(stats[f, 0])
+    else:
+        stats[f, :] = np.nan
+    ok[f] = good
+
+
+@njit(cache=True, nogil=True)
 def frames_many(images, scale, bgs, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, model, thr, tri_iters, pose_iters,
-                sel_uv, sel_w, R, t, ok, stats, start, stop):
-    """The per-frame part of the decoder for frames ``start..stop``: per point (P, N,
-    U), ``ray_select`` the detection of each view, triangulate it dropping a view that
-    disagrees (``triangulate_robust``, ``thr`` px), then fit the rigid triad: Kabsch from
-    the three points, refined by ``refine_pose`` over every detection.
+                sel_uv, sel_w, R, t, ok, stats, need_rays, start, stop):
+    """The per-frame part of the decoder for frames ``start..stop`` whose detections
+    need no ray search: per point (P, N, U) every view with a candidate has exactly one
+    and they triangulate consistently (``_quick_select``), then ``_finish_frame``
+    (triangulate, fit the rigid triad). A frame where some point needs the search gets
+    ``need_rays[f] = True`` and nothing else written: ``rays_many`` decodes it (a
+    kernel of its own, compiled only when some frame needs it). ``need_rays[f]`` is
+    False for every other frame.
 
     images ``(V, T, H, W, 3)``, bgs ``(V, T, 3)`` channel backgrounds, cand_uv
     ``(V, T, 3, K, 2)``, cand_w ``(V, T, 3, K)``, cameras ``(T, V, ...)``, model
     ``(3, 3)``. Writes sel_uv ``(T, V, 3, 2)`` (NaN = not used), sel_w ``(T, V, 3)``,
     R ``(T, 3, 3)`` and t ``(T, 3)`` (identity and 0 where not ``ok``), ok ``(T,)`` (all
     three points seen by 2+ views and the fit finite) and stats ``(T, 4)`` (see
-    ``refine_pose``; NaN where not ok).
+    ``refine_pose``; NaN where not ok), need_rays ``(T,)``.
     """
     V = images.shape[0]
-    bases = np.zeros(V)
-    su = np.empty((V, 2))
-    sw = np.empty(V)
-    X = np.empty((3, 3))
-    err = np.empty(V)
-    others = np.empty(V)
+    su = np.empty((3, V, 2))
+    sw = np.empty((3, V))
     for f in range(start, stop):
-        good = True
+        need = False
+        for p in range(3):
+            if _quick_select(cand_uv[:, f, p], cand_w[:, f, p], Ks[f], W2Cs[f], C2Ws[f], s, su[p],
+                             sw[p]) == SELECT_SEARCH:
+                need = True
+                break
+        need_rays[f] = need
+        if not need:
+            _finish_frame(f, su, sw, Ks, W2Cs, C2Ws, model, thr, tri_iters, pose_iters, sel_uv, sel_w, R, t, ok,
+                          stats)
+
+
+@njit(cache=True, nogil=True)
+def rays_many(images, scale, bgs, cand_uv, cand_w, Ks, W2Cs, C2Ws, s, model, thr, tri_iters, pose_iters,
+              sel_uv, sel_w, R, t, ok, stats, need_rays, start, stop):
+    """``frames_many`` for the frames ``start..stop`` it left (``need_rays[f]``; others
+    are not touched): per point, ``ray_select`` the detection of each view, then
+    ``_finish_frame``. Same arguments as ``frames_many``."""
+    V = images.shape[0]
+    bases = np.zeros(V)
+    su = np.empty((3, V, 2))
+    sw = np.empty((3, V))
+    for f in range(start, stop):
+        if not need_rays[f]:
+            continue
         for p in range(3):
             for i in range(V):
                 bases[i] = bgs[i, f, p]
             ray_select(images, f, p, scale, bases, cand_uv[:, f, p], cand_w[:, f, p], Ks[f], W2Cs[f], C2Ws[f],
-                       s, su, sw)
-            nv = triangulate_robust(su, sw, Ks[f], W2Cs[f], C2Ws[f], X[p], err, tri_iters, thr, others)
-            good &= nv >= 2 and np.isfinite(X[p, 0]) and np.isfinite(X[p, 1]) and np.isfinite(X[p, 2])
-            for i in range(V):
-                # rejected views have weight 0 and no detection
-                used = sw[i] > 0.0
-                sel_uv[f, i, p, 0] = su[i, 0] if used else np.nan
-                sel_uv[f, i, p, 1] = su[i, 1] if used else np.nan
-                sel_w[f, i, p] = sw[i]
-        R[f, :, :] = 0.0
-        t[f, :] = 0.0
-        for j in range(3):
-            R[f, j, j] = 1.0
-        if good:
-            kabsch(model, X, R[f], t[f])
-            refine_pose(sel_uv[f], sel_w[f], model, Ks[f], W2Cs[f], R[f], t[f], pose_iters, stats[f])
-            good = np.isfinite(stats[f, 0])
-        else:
-            stats[f, :] = np.nan
-        ok[f] = good
+                       s, su[p], sw[p])
+        _finish_frame(f, su, sw, Ks, W2Cs, C2Ws, model, thr, tri_iters, pose_iters, sel_uv, sel_w, R, t, ok,
+                      stats)
 
 
 @njit(cache=True, nogil=True)

@@ -260,16 +260,24 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     t0 = np.empty((T, 3))
     ok = np.empty(T, bool)
     stats = np.empty((T, 4))
-    run_chunks(_k.frames_many, T, imgs, scale, bgs, cand_uv, cand_w, Ks, W2C, C2W, float(s),
-               model, max(2.0, 0.25 * s), 10, 20, uv_f, w_f, R0, t0, ok, stats, min_items=4)
+    need_rays = np.empty(T, bool)
+
+    def frames(cuv: np.ndarray) -> None:
+        """Decode every frame from candidates cuv into uv_f, w_f, R0, t0, ok, stats."""
+        args = (imgs, scale, bgs, cuv, cand_w, Ks, W2C, C2W, float(s), model, max(2.0, 0.25 * s), 10, 20, uv_f,
+                w_f, R0, t0, ok, stats, need_rays)
+        run_chunks(_k.frames_many, T, *args, min_items=4)
+        if need_rays.any():  # ambiguous detections: the ray search (compiled only when needed)
+            prepare(("rays" if u8 else "rays_f32",))
+            run_chunks(_k.rays_many, T, *args, min_items=4)
+
+    frames(cand_uv)
     # one view drifted by a constant offset over the clip (3+ views; only when frames do
     # not reproject cleanly): estimated, removed from the detections, frames decoded again
     view_offsets = None
     if V >= 3 and ok.sum() >= 4 and np.median(stats[ok, 0]) > DRIFT_TEST_PX:
         def redecode(o: np.ndarray) -> tuple:
-            shifted = cand_uv - o[:, None, None, None, :]
-            run_chunks(_k.frames_many, T, imgs, scale, bgs, shifted, cand_w, Ks, W2C, C2W, float(s),
-                       model, max(2.0, 0.25 * s), 10, 20, uv_f, w_f, R0, t0, ok, stats, min_items=4)
+            frames(cand_uv - o[:, None, None, None, :])
             return uv_f, R0, t0, ok
 
         view_offsets = estimate_view_offsets(uv_f.copy(), R0.copy(), t0.copy(), ok.copy(), model, Ks, W2C,
