@@ -53,7 +53,7 @@ from .geometry.camera import CameraRig, look_at
 from .codec.encoder import encode, project_actions
 from .geometry.rotations import matrix_to_euler, quat_to_matrix
 from .codec.actions import action_points
-from .codec.spec import PAPER, ActionImageSpec, resolve_spec
+from .codec.spec import ActionImageSpec, resolve_spec
 
 __all__ = [
     "WORKSPACE_CENTER", "COMMON_SIZES", "image_sizes", "rigs", "reachable_actions", "scenes",

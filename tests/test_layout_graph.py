@@ -105,3 +105,14 @@ def test_import_actimg_is_light():
     code = ("import sys, actimg; heavy = [m for m in sys.modules if m.split('.')[0] in %r]; "
             "assert not heavy, heavy" % (HEAVY,))
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("old", sorted(__import__("actimg")._MOVED))
+def test_old_module_paths_still_import(old):
+    """``import actimg.viz`` / ``from actimg.spec import ...`` from before the rooms: the
+    very module of the room, whose own name (and so its relative imports) is unchanged."""
+    new = __import__("actimg")._MOVED[old]
+    code = (f"import importlib, sys, actimg; a = importlib.import_module({old!r}); "
+            f"b = importlib.import_module({new!r}); assert a is b, (a, b); "
+            f"assert a.__name__ == {new!r} and a.__package__ == {new.rsplit('.', 1)[0]!r}, a.__name__")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -12,7 +12,7 @@ import numpy as np
 from .._validate import as_float_array
 from ..geometry.rotations import (check_rotations, closest_rotation, euler_to_matrix, matrix_to_euler,
                                   matrix_to_quat, quat_to_matrix)
-from .spec import PAPER, ActionImageSpec, resolve_spec
+from .spec import ActionImageSpec, resolve_spec
 
 __all__ = ["actions_from_poses", "poses_from_actions", "action_points", "rotation_from_axes"]
 

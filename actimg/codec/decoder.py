@@ -16,7 +16,7 @@ from ..geometry.camera import CameraRig, _frame_cameras
 from ..geometry.rotations import matrix_to_euler
 from ._unmix import unmix_views
 from .drift import estimate_view_offsets
-from .spec import PAPER, ActionImageSpec, resolve_spec
+from .spec import ActionImageSpec, resolve_spec
 
 __all__ = ["decode", "DecodeResult", "METHODS"]
 

@@ -15,7 +15,7 @@ from .._parallel import run_from_both_ends
 from ..geometry._rotation_kernels import euler_code
 from .._validate import as_float_array, kernel_input
 from ..geometry.camera import CameraRig, _frame_cameras
-from .spec import PAPER, ActionImageSpec, resolve_spec
+from .spec import ActionImageSpec, resolve_spec
 
 __all__ = ["encode", "project_actions", "BlankImagesWarning"]
 

@@ -24,7 +24,7 @@ from ..geometry.camera import CameraRig
 from ..codec.decoder import DecodeResult
 from .layout import overlay, side_by_side
 from ..geometry.rotations import euler_to_matrix, rotation_angle_deg
-from ..codec.spec import PAPER, ActionImageSpec, resolve_spec
+from ..codec.spec import ActionImageSpec, resolve_spec
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure

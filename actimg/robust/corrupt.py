@@ -56,7 +56,7 @@ from typing import Any, Literal, Union
 import cv2
 import numpy as np
 
-from ..codec.spec import PAPER, ActionImageSpec, resolve_spec
+from ..codec.spec import ActionImageSpec, resolve_spec
 
 __all__ = [
     "VIDEO_CODECS", "VideoCodecInfo", "available_video_codecs", "blur", "channel_crosstalk", "color_mixing",

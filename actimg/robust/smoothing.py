@@ -31,7 +31,7 @@ from scipy.spatial.transform import Rotation, RotationSpline, Slerp
 
 from ..codec.decoder import DecodeResult
 from ..geometry.rotations import check_rotations, matrix_to_euler
-from ..codec.spec import PAPER, ActionImageSpec, resolve_spec
+from ..codec.spec import ActionImageSpec, resolve_spec
 
 __all__ = ["smooth", "SmoothResult", "SMOOTH_METHODS", "INTERPOLATIONS"]
 
