@@ -46,13 +46,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 import actimg  # noqa: E402
 from actimg import corrupt  # noqa: E402
 from accuracy import CENTER, random_rig  # noqa: E402
+from _results import output_dir  # noqa: E402
 from fidelity import corruptions  # noqa: E402
 
 POS_MM, ROT_DEG, CONF = 2.0, 2.0, 0.5
 #: a strength beyond the fidelity benchmark's strong one, per corruption (same order)
 BEYOND = {"gaussian noise": 0.24, "blur": 18.0, "down/up-sampling": 12, "JPEG": 8, "video codec": 45,
           "ghost blob": 1.5, "blob missing in a view": 0.9, "channel cross-talk": 0.3,
-          "brightness/contrast": 3.0, "noisy floor": 0.15}
+          "brightness/contrast": 3.0, "noisy floor": 0.15, "colour mixing 3x3": 0.3, "motion blur": 30.0,
+          "view drift": 4.0}
 
 
 # -------------------------------------------------------------------------- scenes
@@ -203,7 +205,8 @@ def run(args: argparse.Namespace) -> tuple[list[dict], dict[str, list]]:
         if cs.views >= 2 and not cs.blank:
             pooled["clean 2+ views, no blank"].append(fr)
         for c in corruptions(cs.size):
-            strengths = list(c.strengths) + [BEYOND[c.name] * (cs.size / 512.0 if c.name == "blur" else 1.0)]
+            scaled = c.name in ("blur", "motion blur")  # pixel lengths that scale with the image
+            strengths = list(c.strengths) + [BEYOND[c.name] * (cs.size / 512.0 if scaled else 1.0)]
             for lvl, j in levels():
                 if lvl not in args.levels:
                     continue
@@ -262,8 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="256 px, one seed, middle and beyond strengths only")
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--frames", type=int, default=16)
-    p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
+    p.add_argument("--out", default=None, help="output folder (default: benchmarks/results for a full run; a --quick "
+                   "run only prints unless --out is given, and never writes there)")
     args = p.parse_args(argv)
+    out = output_dir(args.out, args.quick)
     args.seeds = list(range(1 if args.quick else args.seeds))
     args.sizes = [256] if args.quick else [256, 512]
     args.views = [1, 2, 3] if args.quick else [1, 2, 3, 4]
@@ -279,6 +284,11 @@ def main(argv: list[str] | None = None) -> int:
         s["strengths"] = sorted({r["strength"] for r in rows
                                  if r["corruption"] == s["corruption"] and r["level"] == s["level"]})
     md = markdown(res, args, time.perf_counter() - t0)
+    if out is None:
+        print(md)
+        print("quick run: nothing written (pass --out DIR to keep the tables)", file=sys.stderr)
+        return 0
+    args.out = str(out)
     os.makedirs(args.out, exist_ok=True)
     name = "trust_quick" if args.quick else "trust"
     with open(os.path.join(args.out, name + ".md"), "w") as f:

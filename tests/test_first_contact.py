@@ -44,7 +44,7 @@ def test_quick_benchmark_writes_where_asked(tmp_path):
     assert output_dir(tmp_path, quick=False) == tmp_path
 
 
-@pytest.mark.parametrize("script", ["speed", "fidelity"])
+@pytest.mark.parametrize("script", ["speed", "fidelity", "trust"])
 def test_benchmarks_resolve_their_output_through_output_dir(script):
     src = (ROOT / "benchmarks" / f"{script}.py").read_text()
     assert "output_dir(args.out, args.quick" in src
