@@ -78,11 +78,14 @@ def _where(idx: tuple[int, ...], per_frame: bool) -> str:
 
 
 def check_cameras(intrinsics: object, extrinsics: object, validate: bool, dtype: torch.dtype,
-                  batch: int | None = None, views: int | None = None) -> Cameras:
+                  batch: int | None = None, views: int | None = None,
+                  data: tuple[str, torch.Tensor, int] | None = None) -> Cameras:
     """Check ``K`` ``(B, V[, T], 3, 3)`` and ``cam2world`` ``(B, V[, T], 4, 4)``; broadcast them.
 
     The values are checked as :class:`actimg.CameraRig` does (``validate=True``): pinhole
     ``K`` with positive focal lengths, rigid ``cam2world`` with last row ``[0, 0, 0, 1]``.
+    ``data = (name, tensor, T)``: the cameras must be on the tensor's device, and per-frame
+    cameras must have its ``T`` frames.
     """
     K = check_tensor(intrinsics, "intrinsics", "(B, V, 3, 3) or (B, V, T, 3, 3)", (4, 5), (3, 3))
     E = check_tensor(extrinsics, "extrinsics", "(B, V, 4, 4) or (B, V, T, 4, 4)", (4, 5), (4, 4))
@@ -98,6 +101,13 @@ def check_cameras(intrinsics: object, extrinsics: object, validate: bool, dtype:
     if Tk is not None and Te is not None and Tk != Te:
         raise ValueError(f"per-frame intrinsics has T={Tk} frames but extrinsics has T={Te}")
     n_frames = Tk if Tk is not None else Te
+    if data is not None:
+        name, x, T = data
+        if K.device != x.device:
+            raise ValueError(f"all tensors must be on the same device, got {name} on {x.device} "
+                             f"and cameras on {K.device}")
+        if n_frames is not None and n_frames != T:
+            raise ValueError(f"{name} has T={T} frames but the per-frame cameras have T={n_frames}")
     if validate:
         check_finite(K, "intrinsics")
         check_finite(E, "extrinsics")

@@ -96,9 +96,10 @@ def _fit_blobs(x: torch.Tensor, s: float, k: int, t0: torch.Tensor, ramp: float,
     insf = inside.to(cdt)
     # background outside the window: mean and std from whole-image sums minus the window's
     n_out = (H * W - insf.sum(dim=-1)).clamp_min(1.0)
-    ones = torch.ones((1, H * W), dtype=x.dtype, device=x.device)
-    s1 = (ones @ pix)[:, 0].to(cdt) - (patch * insf).sum(dim=-1)  # a matmul: no cast copy of the images
-    s2 = torch.linalg.vector_norm(pix, dim=1).to(cdt).square() - (patch.square() * insf).sum(dim=-1)
+    # accumulated in the compute dtype (a float32 sum over a whole image loses ~1e-4 of the
+    # floor level); the reductions cast as they load, no copy of the images
+    s1 = pix.sum(dim=1, dtype=cdt) - (patch * insf).sum(dim=-1)
+    s2 = torch.linalg.vector_norm(pix, dim=1, dtype=cdt).square() - (patch.square() * insf).sum(dim=-1)
     mean = s1 / n_out
     std = (s2 / n_out - mean.square()).clamp_min(1e-12).sqrt()
     t = torch.maximum(t0.to(cdt), mean + 3.0 * std)  # (N, 3)
@@ -223,12 +224,7 @@ def decode(images: torch.Tensor, intrinsics: torch.Tensor, extrinsics: torch.Ten
         raise ValueError(f"threshold must be in (0, 0.5), got {threshold!r}")
     B, V, T, H, W, _ = x.shape
     cdt = compute_dtype(x.device)
-    cams = check_cameras(intrinsics, extrinsics, validate, cdt, batch=B, views=V)
-    if cams.K.device != x.device:
-        raise ValueError(f"all tensors must be on the same device, got images on {x.device} "
-                         f"and cameras on {cams.K.device}")
-    if cams.n_frames is not None and cams.n_frames != T:
-        raise ValueError(f"images has T={T} frames but the per-frame cameras have T={cams.n_frames}")
+    cams = check_cameras(intrinsics, extrinsics, validate, cdt, batch=B, views=V, data=("images", x, T))
     if validate:
         lo, hi = torch.aminmax(x.detach())  # one pass; NaN propagates, inf is out of range
         mn, mx = float(lo), float(hi)

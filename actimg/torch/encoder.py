@@ -24,12 +24,7 @@ def _points_and_pixels(actions: object, intrinsics: object, extrinsics: object, 
     a = check_tensor(actions, "actions", "(B, T, 7)", (3,), (7,))
     B, T = a.shape[:2]
     cdt = compute_dtype(a.device)
-    cams = check_cameras(intrinsics, extrinsics, validate, cdt, batch=B)
-    if cams.K.device != a.device:
-        raise ValueError(f"all tensors must be on the same device, got actions on {a.device} "
-                         f"and cameras on {cams.K.device}")
-    if cams.n_frames is not None and cams.n_frames != T:
-        raise ValueError(f"actions has T={T} frames but the per-frame cameras have T={cams.n_frames}")
+    cams = check_cameras(intrinsics, extrinsics, validate, cdt, batch=B, data=("actions", a, T))
     if validate:
         check_finite(a, "actions")
     a = a.to(cdt)
