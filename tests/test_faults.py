@@ -290,31 +290,57 @@ def test_drift_of_one_view_is_recovered(size):
     assert np.nanmedian(res.reprojection_error) < 0.1
 
 
-def test_drift_offset_step_solves_a_known_offset():
-    """offset_step on exact projections plus a known offset recovers it in one step."""
-    rig, actions, _ = _scene(V=4, T=6, size=256, seed=4)
+def _exact_detections(V: int, offsets: np.ndarray, seed: int = 4):
+    """Exact projections of a random scene's points plus per-view ``offsets (V, 2)``, with
+    everything the drift stage takes: ``(uv (T, V, 3, 2), R, t, ok, model, Ks, W2C)``."""
+    rig, actions, _ = _scene(V=V, T=6, size=256, seed=seed)
     from actimg.geometry.camera import _frame_cameras
     from actimg.geometry.rotations import euler_to_matrix
     Ks, W2C, _ = _frame_cameras(rig, 6)
     model = actimg.ActionImageSpec().tool_points
     P = action_points(actions)  # (T, 3, 3)
     uv = np.stack([rig.project(P[:, k])[0] for k in range(3)], axis=2).transpose(1, 0, 2, 3).copy()  # (T, V, 3, 2)
-    o = np.array([[0.0, 0.0], [1.2, -0.8], [0.0, 0.0], [0.0, 0.0]])
-    uv += o[None, :, None, :]
-    R = euler_to_matrix(actions[:, 3:6])
-    off, std, n = D.offset_step(uv, R, actions[:, :3], np.ones(6, bool), model, Ks, W2C, ridge=1e-9)
-    assert n == 18
-    # with 4 views no point can absorb the offset pattern: it is recovered exactly
-    np.testing.assert_allclose(off, o, atol=1e-3)
-    assert (std < 1e-3).all()
+    uv += offsets[None, :, None, :]
+    rng = np.random.default_rng(seed)
+    uv += rng.normal(0, 0.01, uv.shape)  # detection noise, so the fits have a scale
+    return uv, euler_to_matrix(actions[:, 3:6]), actions[:, :3].copy(), np.ones(6, bool), model, Ks, W2C
 
 
-def test_drift_not_estimated_with_two_views():
-    rig, actions, img = _scene(V=2, T=6, size=256, seed=1)
+@pytest.mark.parametrize("V, view", [(2, 0), (2, 1), (3, 2), (4, 1)])
+def test_drift_system_finds_the_view_that_drifted(V, view):
+    """From the exact poses and detections of a scene with one view shifted, the
+    hypothesis with that view alone fits, and its offset is the shift; two views suffice
+    because eliminating the rigid pose keeps the triad's shape."""
+    o = np.zeros((V, 2))
+    o[view] = [1.2, -0.8]
+    sys_ = D.drift_system(*_exact_detections(V, o))
+    assert sys_ is not None and sys_.n_frames == 6 and sys_.H.shape == (2 * V, 2 * V)
+    found = D.select_drift(sys_)
+    assert found is not None and found.drifted == (view,)
+    np.testing.assert_allclose(found.offsets, o, atol=0.05)
+    assert found.position_std < 0.5e-3 and not found.ambiguous
+
+
+def test_drift_system_without_drift_finds_none():
+    assert D.select_drift(D.drift_system(*_exact_detections(3, np.zeros((3, 2))))) is None
+
+
+def test_drift_stage_needs_two_views_and_four_frames():
+    uv, R, t, ok, model, Ks, W2C = _exact_detections(3, np.zeros((3, 2)))
+    assert D.estimate_view_offsets(uv[:, :1], R, t, ok, model, Ks[:, :1], W2C[:, :1], None) is None
+    ok[:3] = False
+    assert D.estimate_view_offsets(uv, R, t, ok, model, Ks, W2C, None) is None
+
+
+def test_drift_of_one_of_two_views_is_recovered():
+    rig, actions, img = _scene(V=2, T=8, size=256, seed=1)
     res = actimg.decode(C.shift_view(img, 1, 1.5, 0.0), rig)
-    assert res.view_offsets is None
-    assert D.estimate_view_offsets(np.zeros((6, 2, 3, 2)), np.zeros((6, 3, 3)), np.zeros((6, 3)), np.ones(6, bool),
-                                   np.zeros((3, 3)), None, None, None) is None
+    assert res.view_offsets is not None
+    np.testing.assert_allclose(res.view_offsets, [[0.0, 0.0], [1.5, 0.0]], atol=0.2)
+    pos, rot = _errors(res, actions)
+    assert np.median(pos) < 0.3 and rot.max() < 0.5
+    conf = res.valid & (res.confidence >= 0.5)
+    assert not (conf & ((pos > 2.0) | (rot > 2.0))).any()
 
 
 @pytest.mark.parametrize("name", ["noise", "ghost", "blur", "jpeg"])

@@ -23,8 +23,6 @@ __all__ = ["decode", "DecodeResult", "METHODS"]
 METHODS = ("actimg", "published")
 #: scan block width in sigmas (blocks are twice as tall, two rows of each are read)
 SCAN_BLOCK = 1.0
-#: the drift stage runs when the median frame's RMS reprojection error is above this (px)
-DRIFT_TEST_PX = 0.1
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,15 +62,21 @@ class DecodeResult:
             ``position_std`` / ``rotation_std`` include the distance to the farthest other
             pose that fits, so its confidence is low. Blob sizes and amplitudes and the
             gripper floor are the same in every such pose: they cannot decide.
+            Frames seen by several views are ambiguous when a view drifted and the images
+            fit explanations (which view drifted, by how much) that put the scene more than
+            1 mm apart; their stds include that distance (``view_offsets``).
         mixing: ``(V, 3, 3)`` the colour mixing ``M`` estimated per view and inverted
             before the blob fits (image ``= M @ [R, G, B]`` per pixel), or None when the
             views did not mix their channels (always None for clean images).
-        view_offsets: ``(V, 2)`` pixels ``(du, dv)``: a constant drift of each view over
-            the clip (blobs drawn at ``projection + offset``), estimated from the frames'
-            reprojection residuals with 3+ views and removed before the poses were fitted
-            (``detections`` are where the blobs are in the images,
-            ``reprojection_error`` is measured after the offsets are removed); None when
-            no view drifted by 0.2 px or more.
+        view_offsets: ``(V, 2)`` pixels ``(du, dv)``: a constant drift of views over the
+            clip (blobs drawn at ``projection + offset``), estimated with 2+ views from the
+            frames' residuals with each frame's rigid pose eliminated (the triad's known
+            shape tells even two views apart), attributed to as few views as explain them,
+            and removed before the poses were fitted (``detections`` are where the blobs
+            are in the images, ``reprojection_error`` is measured after the offsets are
+            removed); None when no view drifted by 0.2 px or more. The offsets'
+            uncertainty (counted as if the clip were one frame: a generator's errors repeat
+            from frame to frame) is added to every frame's ``position_std``.
 
     ``confidence = 1 / (1 + (position_std / 0.5 mm)^2 + (rotation_std / 0.5 deg)^2)``, times
     a gripper factor in [0.5, 1] (how clearly the floor is above or below half its level).
@@ -180,8 +184,9 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
         points are decoded from that view (``single_view``); frames with less are
         ``valid=False`` with NaN actions. Images whose channels leak into each other
         (colour mixing, cross-talk) are unmixed first with a 3x3 matrix estimated per view
-        (``mixing``); with 3+ views, a view drawn shifted by a constant offset over the
-        clip is re-aligned (``view_offsets``).
+        (``mixing``); with 2+ views, a view drawn shifted by a constant offset over the
+        clip is re-aligned (``view_offsets``), and what the images leave open about it is
+        in every frame's std.
     """
     spec = resolve_spec(spec)
     if method not in METHODS:
@@ -272,24 +277,29 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
             run_chunks(_k.rays_many, T, *args, min_items=4)
 
     frames(cand_uv)
-    # one view drifted by a constant offset over the clip (3+ views; only when frames do
-    # not reproject cleanly): estimated, removed from the detections, frames decoded again
-    view_offsets = None
-    if V >= 3 and ok.sum() >= 4 and np.median(stats[ok, 0]) > DRIFT_TEST_PX:
+    # a view drifted by a constant offset over the clip: found from the frames' residuals,
+    # removed from the detections, frames decoded again; where the images cannot say which
+    # view drifted, what that leaves open is added to every frame's std (drift.py)
+    drift = None
+    if V >= 2 and ok.sum() >= 4:
         def redecode(o: np.ndarray) -> tuple:
             frames(cand_uv - o[:, None, None, None, :])
             return uv_f, R0, t0, ok
 
-        view_offsets = estimate_view_offsets(uv_f.copy(), R0.copy(), t0.copy(), ok.copy(), model, Ks, W2C,
-                                             redecode)
-    # frames where only one view sees all three points: the pose from that view (P3P)
+        drift = estimate_view_offsets(uv_f.copy(), R0.copy(), t0.copy(), ok.copy(), model, Ks, W2C, redecode)
+    cand_fit = cand_uv if drift is None else cand_uv - drift.offsets[:, None, None, None, :]
     # how much noisier the detections are than their fitted weights say, from the clip's
     # multi-view frames; every frame's predicted std is inflated by at least that
     noise = _clip_noise_scale(stats, ok)
     _inflate(stats, ok, noise)
-    single, ambiguous = _single_view_poses(uv_f, w_f, cand_uv, cand_w, model, Ks, W2C, C2W, R0, t0, ok, stats,
+    # frames where only one view sees all three points: the pose from that view (P3P)
+    single, ambiguous = _single_view_poses(uv_f, w_f, cand_fit, cand_w, model, Ks, W2C, C2W, R0, t0, ok, stats,
                                            noise)
     ok |= single
+    if drift is not None:
+        stats[ok, 1] = np.hypot(stats[ok, 1], drift.position_std)
+        if drift.ambiguous:
+            ambiguous |= ok
     # everything the result holds, per frame in one pass (reprojection errors in the
     # kernels' pixel grid: the shift cancels); NaN where not ok
     pts = np.empty((T, 3, 3))
@@ -304,6 +314,7 @@ def decode(images: np.ndarray, rig: CameraRig, spec: ActionImageSpec | None = No
     _k.assemble_frames(R0, t0, ok, model, Ks, W2C, uv_f, euler_code(spec.euler), bgs, float(spec.gripper_floor),
                        stats, pts, reproj, euler, floors, openness, conf, pos_std, rot_std, actions)
     det = np.ascontiguousarray(uv_f.transpose(1, 0, 2, 3)) + off  # (V, T, 3, 2), caller's pixel origin
+    view_offsets = None if drift is None or not drift.offsets.any() else drift.offsets
     if view_offsets is not None:
         det += view_offsets[:, None, None, :]  # where the blobs are in the images
     det_w = np.ascontiguousarray(w_f.transpose(1, 0, 2))

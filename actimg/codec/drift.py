@@ -1,138 +1,304 @@
-"""Per-view image drift: a constant pixel offset of one view over a clip, estimated and removed.
+"""Per-view image drift: a constant pixel offset of a view over a clip, found and removed,
+with what it leaves uncertain.
 
-A generator may draw one view's whole clip shifted by a pixel or two. Each frame then
-triangulates with a residual that no pose can explain, and the decoder rightly reports
-those frames as less certain. With three or more views the offset itself is observable:
-model each detection as ``uv = project(X) + o_v``, with ``o_v (2,)`` shared by every frame
-and point of view ``v``, and solve for the offsets by linear least squares with every
-point ``X`` eliminated (per point, the residuals are projected onto the complement of
-what moving the point can explain, so an offset is only credited with what triangulation
-cannot absorb). A small ridge fixes what no geometry can tell apart (a shift common to
-all views that a move of the scene mimics), Huber weights keep a ghost blob or a wrong
-detection from pulling the estimate, and the estimate is iterated: the offsets are
-removed from the detections, the frames triangulated again, and the residual offsets
-added on.
+A generator may draw one view's whole clip shifted by a pixel or two (a camera calibrated a
+pixel off looks the same). Model each detection as ``uv = project(X) + o_v``, with ``o_v
+(2,)`` shared by every frame and point of view ``v``. Per frame, the residuals of the
+decoded pose are projected onto the complement of what a change of the rigid pose can
+explain, and the offsets are solved by linear least squares over the clip
+(:func:`drift_system`). Eliminating the rigid pose, not each point, keeps the triad's
+known shape: a view shifted along its epipolar lines deforms the triangulated triad, so
+even two views tell which of them drifted and by how much.
+
+Which views drifted is chosen by the fewest that explain the residuals
+(:func:`select_drift`): hypotheses ``D`` (the drifted views; the others exact) are tried
+from ``D = {}`` (no drift) up to every view, and ``D`` is accepted when its residual is
+within a chi-square margin of the fit with every offset free (``FIT_FACTOR`` times the
+``1e-4`` quantile). Several hypotheses of the same size may fit (a shift of the whole
+scene looks almost like a pattern of offsets): the position change between their
+explanations, and the offsets' own standard errors carried through the pose fit, are what
+the frames' positions are uncertain by; the decoder adds them to every frame's std and
+marks the frames ``ambiguous`` when the explanations are more than 1 mm apart.
+
+Huber weights keep a ghost blob or a wrong detection from pulling the estimate; the
+offsets of the chosen hypothesis are refined by decoding again with them removed.
 
 :func:`estimate_view_offsets` is the decoder's stage (``DecodeResult.view_offsets``).
 """
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass
+
 import numpy as np
 
-__all__ = ["estimate_view_offsets", "MIN_OFFSET_PX"]
+__all__ = ["estimate_view_offsets", "drift_system", "select_drift", "DriftSystem", "ViewDrift", "MIN_OFFSET_PX",
+           "FIT_FACTOR"]
 
-#: offsets smaller than this (pixels) are not removed (and reported as 0)
+#: offsets smaller than this (pixels) are not removed (and reported as None)
 MIN_OFFSET_PX = 0.2
+#: a drift hypothesis fits when its extra residual (chi-square units of the free-offset fit)
+#: is within this factor of the 1e-4 quantile: neighbouring frames' errors are correlated,
+#: so the nominal quantile alone is too strict
+FIT_FACTOR = 3.0
+_TAIL_Z = 3.72  # one-sided normal quantile of 1e-4
 
 
-def _project_jac(X: np.ndarray, K: np.ndarray, W2C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pixels ``(n, 2)`` and Jacobians ``(n, 2, 3)`` (d pixel / d world point) of points
-    ``X (n, 3)`` in cameras ``K (n, 3, 3)``, ``W2C (n, 4, 4)``."""
-    Rw = W2C[:, :3, :3]
-    Xc = np.einsum("nij,nj->ni", Rw, X) + W2C[:, :3, 3]
-    x, y, z = Xc[:, 0], Xc[:, 1], Xc[:, 2]
-    fx, sk, cx, fy, cy = K[:, 0, 0], K[:, 0, 1], K[:, 0, 2], K[:, 1, 1], K[:, 1, 2]
-    iz = 1.0 / z
-    uv = np.stack([(fx * x + sk * y) * iz + cx, fy * y * iz + cy], axis=1)
-    Jc = np.zeros((X.shape[0], 2, 3))
-    Jc[:, 0, 0] = fx * iz
-    Jc[:, 0, 1] = sk * iz
-    Jc[:, 0, 2] = -(fx * x + sk * y) * iz * iz
-    Jc[:, 1, 1] = fy * iz
-    Jc[:, 1, 2] = -fy * y * iz * iz
-    return uv, np.einsum("nij,njk->nik", Jc, Rw)
+def _chi2_quantile(dof: int) -> float:
+    """Upper ``1e-4`` quantile of chi-square with ``dof`` degrees of freedom (Wilson-Hilferty)."""
+    a = 2.0 / (9.0 * max(dof, 1))
+    return float(max(dof, 1) * (1.0 - a + _TAIL_Z * np.sqrt(a)) ** 3)
 
 
-def offset_step(uv: np.ndarray, R: np.ndarray, t: np.ndarray, ok: np.ndarray, model: np.ndarray, Ks: np.ndarray,
-                W2C: np.ndarray, ridge: float = 1e-3, huber_px: float = 1.0) -> tuple[np.ndarray, np.ndarray, int]:
-    """One least-squares estimate of per-view offsets from the residuals of decoded frames.
+@dataclass(frozen=True)
+class DriftSystem:
+    """The clip's normal equations for per-view offsets, each frame's pose eliminated.
+
+    Attributes:
+        H: ``(2V, 2V)`` normal matrix (offsets and residuals are both pixels).
+        g: ``(2V,)`` right-hand side (pixels).
+        sse: Huber-weighted sum of squared residuals left by the poses alone (px^2).
+        dof: residual degrees of freedom with the poses fitted (``sum(n_coords - 6)``).
+        n_frames: frames that entered (8+ coordinates seen).
+        sens: ``(F, 3, 2V)`` metres per pixel: how each such frame's position moves when
+            the offsets removed change (linearised pose fit).
+        m_per_px: ``(V,)`` metres per pixel at the points' median depth in each view (how
+            far a one-view pose moves with its view).
+    """
+
+    H: np.ndarray
+    g: np.ndarray
+    sse: float
+    dof: int
+    n_frames: int
+    sens: np.ndarray
+    m_per_px: np.ndarray
+
+    def position_std(self, cov: np.ndarray) -> float:
+        """Largest position std (metres) over the frames, and of a one-view pose, for an
+        offset covariance ``cov (2V, 2V)`` (px^2)."""
+        multi = float(np.sqrt(max(np.einsum("fia,ab,fib->f", self.sens, cov, self.sens).max(initial=0.0), 0.0)))
+        one = max(np.sqrt(max(float(np.linalg.eigvalsh(cov[2 * v:2 * v + 2, 2 * v:2 * v + 2]).max()), 0.0))
+                  * self.m_per_px[v] for v in range(self.m_per_px.size))
+        return float(max(multi, one))
+
+    def shift(self, do: np.ndarray) -> float:
+        """Largest position change (metres) over the frames, and of a one-view pose, when
+        the offsets removed change by ``do (2V,)`` pixels."""
+        multi = float(np.linalg.norm(np.einsum("fia,a->fi", self.sens, do), axis=1).max(initial=0.0))
+        one = float((np.hypot(*do.reshape(-1, 2).T) * self.m_per_px).max())
+        return max(multi, one)
+
+
+@dataclass(frozen=True)
+class ViewDrift:
+    """What the drift stage found.
+
+    Attributes:
+        offsets: ``(V, 2)`` pixels removed from the detections (``uv = project(X) + o``);
+            zeros where the drift found is within its own uncertainty or below
+            :data:`MIN_OFFSET_PX` (not removed, but counted in ``position_std``).
+        drifted: the views the drift is attributed to (the others' offsets are 0).
+        position_std: metres added (in quadrature) to every frame's position std: the
+            offsets' standard errors carried through the pose fit, and the position change
+            to other explanations that fit as well.
+        ambiguous: True when explanations that fit put the frames more than 1 mm apart.
+    """
+
+    offsets: np.ndarray
+    drifted: tuple[int, ...]
+    position_std: float
+    ambiguous: bool
+
+
+def _project_jac(X: np.ndarray, K: np.ndarray, W2C: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixels ``(..., 2)``, Jacobians ``(..., 2, 3)`` (d pixel / d world point) and depths
+    ``(...)`` of points ``X (..., 3)`` in cameras ``K (..., 3, 3)``, ``W2C (..., 4, 4)``."""
+    Rw = W2C[..., :3, :3]
+    Xc = np.einsum("...ij,...j->...i", Rw, X) + W2C[..., :3, 3]
+    x, y, z = Xc[..., 0], Xc[..., 1], Xc[..., 2]
+    fx, sk, cx, fy, cy = K[..., 0, 0], K[..., 0, 1], K[..., 0, 2], K[..., 1, 1], K[..., 1, 2]
+    iz = 1.0 / np.where(z > 0, z, np.nan)
+    uv = np.stack([(fx * x + sk * y) * iz + cx, fy * y * iz + cy], axis=-1)
+    Jc = np.zeros(X.shape[:-1] + (2, 3))
+    Jc[..., 0, 0] = fx * iz
+    Jc[..., 0, 1] = sk * iz
+    Jc[..., 0, 2] = -(fx * x + sk * y) * iz * iz
+    Jc[..., 1, 1] = fy * iz
+    Jc[..., 1, 2] = -fy * y * iz * iz
+    return uv, np.einsum("...ij,...jk->...ik", Jc, Rw), z
+
+
+def _skew(a: np.ndarray) -> np.ndarray:
+    """``(..., 3, 3)`` cross-product matrices of ``a (..., 3)``."""
+    k = np.zeros(a.shape + (3,))
+    k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -a[..., 2], a[..., 1], -a[..., 0]
+    return k - np.swapaxes(k, -1, -2)
+
+
+def drift_system(uv: np.ndarray, R: np.ndarray, t: np.ndarray, ok: np.ndarray, model: np.ndarray, Ks: np.ndarray,
+                 W2C: np.ndarray, huber_px: float = 1.0) -> DriftSystem | None:
+    """The normal equations of per-view offsets from the residuals of decoded frames, each
+    frame's rigid pose eliminated.
+
+    Per frame, the detections' residuals (detections minus reprojections of the decoded
+    pose) are projected onto the complement of what a small change of the pose (3
+    translations, 3 rotations about P) can explain; what is left is credited to the
+    offsets. Eliminating the rigid pose rather than each point keeps the triad's shape:
+    a view shifted along its epipolar lines deforms the triangulated triad, so even two
+    views tell which of them drifted.
 
     Args:
         uv: ``(T, V, 3, 2)`` detections used (NaN where not), pixels.
-        R, t: ``(T, 3, 3)``, ``(T, 3)`` decoded poses; ok ``(T,)`` which frames count.
-        model: ``(3, 3)`` tool points; Ks ``(T, V, 3, 3)``, W2C ``(T, V, 4, 4)``.
-        ridge: relative Tikhonov weight (times the mean diagonal) on the offsets.
-        huber_px: Huber threshold on a point's remaining residual (pixels).
+        R, t: ``(T, 3, 3)``, ``(T, 3)`` decoded poses (``tool2world``, metres); ok
+            ``(T,)`` which frames count.
+        model: ``(3, 3)`` tool points (metres); Ks ``(T, V, 3, 3)``; W2C ``(T, V, 4, 4)``.
+        huber_px: Huber threshold on a frame's remaining RMS residual (pixels).
 
     Returns:
-        ``(offsets (V, 2), std (V, 2), n_points)``: the offsets that best explain the
-        residuals (detections minus reprojections), their standard errors (from the
-        residual scatter) and how many points (seen by 2+ views) were used.
+        :class:`DriftSystem`, or None without a frame with redundancy (8+ coordinates).
     """
     T, V = uv.shape[:2]
-    H = np.zeros((2 * V, 2 * V))
-    g = np.zeros(2 * V)
-    sse = 0.0
-    dof = 0
-    n_pts = 0
     frames = np.flatnonzero(ok)
     if frames.size == 0:
-        return np.zeros((V, 2)), np.full((V, 2), np.inf), 0
-    X = np.einsum("fij,pj->fpi", R[frames], model) + t[frames, None, :]  # (F, 3, 3)
-    for p in range(3):
-        for k, f in enumerate(frames):
-            seen = np.flatnonzero(np.isfinite(uv[f, :, p, 0]))
-            if seen.size < 2:
-                continue
-            Xp = np.broadcast_to(X[k, p], (seen.size, 3))
-            proj, J = _project_jac(Xp, Ks[f, seen], W2C[f, seen])
-            r = (uv[f, seen, p] - proj).reshape(-1)  # (2n,)
-            Jm = J.reshape(-1, 3)
-            A = Jm.T @ Jm
-            try:
-                Ai = np.linalg.inv(A)
-            except np.linalg.LinAlgError:
-                continue
-            P = np.eye(r.size) - Jm @ Ai @ Jm.T  # residual maker: what moving X cannot explain
-            e = P @ r
-            # Huber weight of the point from its remaining residual
-            nrm = float(np.sqrt(e @ e / max(1, r.size - 3)))
-            wgt = 1.0 if nrm <= huber_px else huber_px / nrm
-            idx = (2 * seen[:, None] + np.arange(2)).reshape(-1)
-            H[np.ix_(idx, idx)] += wgt * P
-            g[idx] += wgt * (P @ r)
-            sse += wgt * float(e @ e)
-            dof += r.size - 3
-            n_pts += 1
-    if n_pts == 0:
-        return np.zeros((V, 2)), np.full((V, 2), np.inf), 0
-    lam = ridge * max(np.trace(H) / (2 * V), 1e-12)
-    Hr = H + lam * np.eye(2 * V)
-    o = np.linalg.solve(Hr, g)
-    var = max(sse - float(o @ g), 0.0) / max(1, dof - 2 * V)
-    std = np.sqrt(np.maximum(np.diag(np.linalg.inv(Hr)) * var, 0.0))
-    return o.reshape(V, 2), std.reshape(V, 2), n_pts
+        return None
+    F = frames.size
+    Rm = np.einsum("fij,pj->fpi", R[frames], model)  # (F, 3, 3) tool points relative to P
+    X = Rm + t[frames, None, :]
+    proj, J, z = _project_jac(np.broadcast_to(X[:, :, None, :], (F, 3, V, 3)),
+                              np.broadcast_to(Ks[frames][:, None], (F, 3, V, 3, 3)),
+                              np.broadcast_to(W2C[frames][:, None], (F, 3, V, 4, 4)))
+    u = uv[frames].transpose(0, 2, 1, 3)  # (F, 3, V, 2)
+    seen = np.isfinite(u).all(axis=-1) & np.isfinite(proj).all(axis=-1)  # (F, 3, V)
+    J = np.nan_to_num(J)
+    # d pixel / d(translation, rotation about P): rotating by w moves X by w x (R m)
+    Jpose = np.concatenate([J, -np.einsum("fpvij,fpjk->fpvik", J, _skew(Rm))], axis=-1)  # (F, 3, V, 2, 6)
+    n = 6 * V
+    Jpose = np.where(seen[..., None, None], Jpose, 0.0).reshape(F, n, 6)
+    r = np.where(seen[..., None], u - np.nan_to_num(proj), 0.0).reshape(F, n)
+    mask = np.repeat(seen.reshape(F, 3 * V), 2, axis=1).astype(float)  # (F, n)
+    n_obs = mask.sum(axis=1)
+    A = np.einsum("fki,fkj->fij", Jpose, Jpose)
+    scale = np.einsum("fii->f", A)
+    good = (n_obs >= 8) & (np.linalg.det(A / np.maximum(scale, 1e-300)[:, None, None]) > 1e-14)
+    if not good.any():
+        return None
+    Jpose, r, mask, n_obs = Jpose[good], r[good], mask[good], n_obs[good]
+    Ai = np.linalg.inv(A[good])
+    # residual maker: what moving the rigid pose cannot explain (zero rows where unseen)
+    P = mask[:, :, None] * np.eye(n) - np.einsum("fki,fij,flj->fkl", Jpose, Ai, Jpose)
+    e = np.einsum("fkl,fl->fk", P, r)
+    dof_f = n_obs - 6
+    nrm = np.sqrt(np.einsum("fk,fk->f", e, e) / dof_f)
+    wgt = np.where(nrm <= huber_px, 1.0, huber_px / np.maximum(nrm, 1e-300))
+    # an offset of view v moves all three of its points: rows (p, v, c) -> column 2 v + c
+    B = np.tile(np.eye(2 * V), (3, 1))  # (n, 2V)
+    H = np.einsum("f,ka,fkl,lb->ab", wgt, B, P, B)
+    g = np.einsum("f,ka,fk->a", wgt, B, e)
+    sse = float(np.einsum("f,fk,fk->", wgt, e, e))
+    # the pose fit's response to the offsets: d pose = -(J^T J)^-1 J^T B d offsets
+    sens = -np.einsum("fij,fkj,ka->fia", Ai, Jpose, B)[:, :3]
+    f = np.sqrt(np.abs(Ks[frames][..., 0, 0] * Ks[frames][..., 1, 1]))  # (F, V)
+    zz = np.where(seen, z, np.nan) / f[:, None, :]
+    m_per_px = np.array([np.nanmedian(zz[..., v]) if seen[..., v].any() else 0.0 for v in range(V)])
+    return DriftSystem(H=H, g=g, sse=sse, dof=int(dof_f.sum()), n_frames=int(good.sum()), sens=sens,
+                       m_per_px=m_per_px)
+
+
+def _solve(H: np.ndarray, g: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, float]:
+    """Offsets (``2V``, zero outside ``idx``) minimising the residual, and the reduction of
+    the sum of squares they give."""
+    o = np.zeros(g.size)
+    if idx.size:
+        o[idx] = np.linalg.lstsq(H[np.ix_(idx, idx)], g[idx], rcond=1e-10)[0]
+    return o, float(g @ o)
+
+
+def _index(D: tuple[int, ...]) -> np.ndarray:
+    return np.array([2 * v + c for v in D for c in (0, 1)], dtype=int)
+
+
+def select_drift(sys_: DriftSystem) -> ViewDrift | None:
+    """Which views drifted, by how much, and how uncertain the positions are for it (see
+    the module docstring). None when no drift is needed to explain the residuals."""
+    V = sys_.m_per_px.size
+    dof_free = sys_.dof - 2 * V
+    if dof_free < 1:
+        return None
+    _, gain_free = _solve(sys_.H, sys_.g, _index(tuple(range(V))))
+    var = max(sys_.sse - gain_free, 1e-300) / dof_free
+    fits: list[tuple[float, tuple[int, ...], np.ndarray]] = []
+    for k in range(V + 1):
+        for D in itertools.combinations(range(V), k):
+            o, gain = _solve(sys_.H, sys_.g, _index(D))
+            stat = (gain_free - gain) / var
+            if k == V or stat <= FIT_FACTOR * _chi2_quantile(2 * (V - k)):
+                fits.append((stat, D, o))
+        if fits:
+            break
+    if fits[0][1] == ():
+        return None  # nothing drifted
+    fits.sort(key=lambda b: b[0])
+    _, D, o = fits[0]
+    # the offsets' uncertainty, counted as if the clip were one frame: errors a generator
+    # or a codec makes are alike from frame to frame (a blob-shape bias repeats), so the
+    # frames' number does not average them away
+    idx = _index(D)
+    cov = np.zeros((2 * V, 2 * V))
+    cov[np.ix_(idx, idx)] = var * sys_.n_frames * np.linalg.pinv(sys_.H[np.ix_(idx, idx)], rcond=1e-10)
+    std = sys_.position_std(cov)
+    # other explanations that fit as well
+    spread = max((sys_.shift(o2 - o) for _, _, o2 in fits[1:]), default=0.0)
+    # offsets within their own uncertainty are not removed, but what they would move is
+    # uncertain all the same
+    wald = float(o[idx] @ np.linalg.pinv(cov[np.ix_(idx, idx)], rcond=1e-10) @ o[idx])
+    if wald < FIT_FACTOR * _chi2_quantile(idx.size):
+        spread = max(spread, sys_.shift(o))
+        o = np.zeros_like(o)
+    return ViewDrift(offsets=o.reshape(V, 2), drifted=D, position_std=float(np.hypot(std, spread)),
+                     ambiguous=spread > 1e-3)
 
 
 def estimate_view_offsets(uv: np.ndarray, R: np.ndarray, t: np.ndarray, ok: np.ndarray, model: np.ndarray,
-                          Ks: np.ndarray, W2C: np.ndarray, redecode, iters: int = 3) -> np.ndarray | None:
-    """The decoder's drift stage: per-view offsets ``(V, 2)`` pixels (``uv = project(X) +
-    offset``), or None when no view drifts by :data:`MIN_OFFSET_PX` or more (or fewer
-    than 3 views, or fewer than 4 frames decoded from several views).
+                          Ks: np.ndarray, W2C: np.ndarray, redecode, iters: int = 3) -> ViewDrift | None:
+    """The decoder's drift stage (2+ views, 4+ frames decoded from several views).
 
-    ``redecode(offsets)`` decodes the frames again from the detections minus the offsets
-    and returns ``(uv, R, t, ok)`` like the inputs; the offsets are refined ``iters``
-    times that way. An offset is kept only where it is significant (at least 4 standard
-    errors); after the last step the caller's arrays hold the decode with the returned
-    offsets removed.
+    Args:
+        uv, R, t, ok, model, Ks, W2C: as :func:`drift_system` (the first decode).
+        redecode: ``redecode(offsets (V, 2))`` decodes the frames again from the
+            detections minus the offsets and returns ``(uv, R, t, ok)`` like the inputs.
+        iters: refinements of the chosen hypothesis's offsets (each one decode).
+
+    Returns:
+        :class:`ViewDrift` with the total offsets removed, or None when no drift explains
+        the residuals better than noise, or the offsets are all below
+        :data:`MIN_OFFSET_PX` and determined (the caller's decode is then left as it
+        was). Otherwise the caller's arrays hold the decode with the offsets removed.
     """
     T, V = uv.shape[:2]
-    if V < 3 or int(ok.sum()) < 4:
+    if V < 2 or int(ok.sum()) < 4:
         return None
-    total = np.zeros((V, 2))
-    applied = False
-    for _ in range(iters):
-        o, std, n = offset_step(uv, R, t, ok, model, Ks, W2C)
-        if n < 4:
+    sys_ = drift_system(uv, R, t, ok, model, Ks, W2C)
+    if sys_ is None or sys_.n_frames < 4:
+        return None
+    first = select_drift(sys_)
+    if first is None:
+        return None
+    total = first.offsets.copy()
+    if np.hypot(total[:, 0], total[:, 1]).max() < MIN_OFFSET_PX:
+        # a drift too small to remove: the decode stays as it was, its uncertainty counts
+        return None if first.position_std < 1e-4 and not first.ambiguous else first
+    uv, R, t, ok = redecode(total)
+    idx = _index(first.drifted)
+    for _ in range(iters - 1):
+        s2 = drift_system(uv, R, t, ok, model, Ks, W2C)
+        if s2 is None or s2.n_frames < 4:
             break
-        sig = np.abs(o) >= 4.0 * std
-        o = np.where(sig, o, 0.0)
-        if not applied and np.hypot(o[:, 0], o[:, 1]).max() < MIN_OFFSET_PX:
-            return None  # no view drifts: leave the decode as it is
+        o = _solve(s2.H, s2.g, idx)[0].reshape(V, 2)
         total += o
         uv, R, t, ok = redecode(total)
-        applied = True
         if np.hypot(o[:, 0], o[:, 1]).max() < 0.02:
             break
-    return total if applied else None
+    return ViewDrift(offsets=total, drifted=first.drifted, position_std=first.position_std,
+                     ambiguous=first.ambiguous)
