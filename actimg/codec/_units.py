@@ -57,9 +57,12 @@ def _rays(dtype: Any) -> list:
 
 def _finish() -> list:
     from . import _decode_kernels as k
+    from ._drift_kernels import drift_normals
     return [(k.assemble_frames, (_rw(3), _rw(2), _rw(1, np.bool_), _ro(2), _ro(4), _ro(4), _rw(4),
                                  _rw(1, np.int64), _rw(3), 1.0, _rw(2), _rw(3), _rw(3), _rw(2), _rw(2), _rw(1),
-                                 _rw(1), _rw(1), _rw(1), _rw(2)))]
+                                 _rw(1), _rw(1), _rw(1), _rw(2))),
+            (drift_normals, (_ro(4), _ro(3), _ro(2), _ro(1, np.bool_), _ro(2), _ro(4), _ro(4), 1.0, _rw(2), _rw(1),
+                             _rw(3), _rw(1, np.bool_), _rw(1), _rw(1)))]
 
 
 def _single_view() -> list:

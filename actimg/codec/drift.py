@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._validate import kernel_input
+
 __all__ = ["estimate_view_offsets", "drift_system", "select_drift", "DriftSystem", "ViewDrift", "MIN_OFFSET_PX",
            "FIT_FACTOR"]
 
@@ -112,35 +114,10 @@ class ViewDrift:
     ambiguous: bool
 
 
-def _project_jac(X: np.ndarray, K: np.ndarray, W2C: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pixels ``(..., 2)``, Jacobians ``(..., 2, 3)`` (d pixel / d world point) and depths
-    ``(...)`` of points ``X (..., 3)`` in cameras ``K (..., 3, 3)``, ``W2C (..., 4, 4)``."""
-    Rw = W2C[..., :3, :3]
-    Xc = np.einsum("...ij,...j->...i", Rw, X) + W2C[..., :3, 3]
-    x, y, z = Xc[..., 0], Xc[..., 1], Xc[..., 2]
-    fx, sk, cx, fy, cy = K[..., 0, 0], K[..., 0, 1], K[..., 0, 2], K[..., 1, 1], K[..., 1, 2]
-    iz = 1.0 / np.where(z > 0, z, np.nan)
-    uv = np.stack([(fx * x + sk * y) * iz + cx, fy * y * iz + cy], axis=-1)
-    Jc = np.zeros(X.shape[:-1] + (2, 3))
-    Jc[..., 0, 0] = fx * iz
-    Jc[..., 0, 1] = sk * iz
-    Jc[..., 0, 2] = -(fx * x + sk * y) * iz * iz
-    Jc[..., 1, 1] = fy * iz
-    Jc[..., 1, 2] = -fy * y * iz * iz
-    return uv, np.einsum("...ij,...jk->...ik", Jc, Rw), z
-
-
-def _skew(a: np.ndarray) -> np.ndarray:
-    """``(..., 3, 3)`` cross-product matrices of ``a (..., 3)``."""
-    k = np.zeros(a.shape + (3,))
-    k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -a[..., 2], a[..., 1], -a[..., 0]
-    return k - np.swapaxes(k, -1, -2)
-
-
 def drift_system(uv: np.ndarray, R: np.ndarray, t: np.ndarray, ok: np.ndarray, model: np.ndarray, Ks: np.ndarray,
                  W2C: np.ndarray, huber_px: float = 1.0) -> DriftSystem | None:
     """The normal equations of per-view offsets from the residuals of decoded frames, each
-    frame's rigid pose eliminated.
+    frame's rigid pose eliminated (``_drift_kernels.drift_normals``).
 
     Per frame, the detections' residuals (detections minus reprojections of the decoded
     pose) are projected onto the complement of what a small change of the pose (3
@@ -159,50 +136,20 @@ def drift_system(uv: np.ndarray, R: np.ndarray, t: np.ndarray, ok: np.ndarray, m
     Returns:
         :class:`DriftSystem`, or None without a frame with redundancy (8+ coordinates).
     """
+    from ._drift_kernels import drift_normals
+
     T, V = uv.shape[:2]
-    frames = np.flatnonzero(ok)
-    if frames.size == 0:
+    H = np.empty((2 * V, 2 * V))
+    g = np.empty(2 * V)
+    sens = np.empty((T, 3, 2 * V))
+    used = np.empty(T, np.bool_)
+    m_per_px = np.empty(V)
+    st = np.empty(3)
+    drift_normals(kernel_input(uv), kernel_input(R), kernel_input(t), kernel_input(ok, np.bool_), kernel_input(model),
+                  kernel_input(Ks), kernel_input(W2C), float(huber_px), H, g, sens, used, m_per_px, st)
+    if st[2] == 0:
         return None
-    F = frames.size
-    Rm = np.einsum("fij,pj->fpi", R[frames], model)  # (F, 3, 3) tool points relative to P
-    X = Rm + t[frames, None, :]
-    proj, J, z = _project_jac(np.broadcast_to(X[:, :, None, :], (F, 3, V, 3)),
-                              np.broadcast_to(Ks[frames][:, None], (F, 3, V, 3, 3)),
-                              np.broadcast_to(W2C[frames][:, None], (F, 3, V, 4, 4)))
-    u = uv[frames].transpose(0, 2, 1, 3)  # (F, 3, V, 2)
-    seen = np.isfinite(u).all(axis=-1) & np.isfinite(proj).all(axis=-1)  # (F, 3, V)
-    J = np.nan_to_num(J)
-    # d pixel / d(translation, rotation about P): rotating by w moves X by w x (R m)
-    Jpose = np.concatenate([J, -np.einsum("fpvij,fpjk->fpvik", J, _skew(Rm))], axis=-1)  # (F, 3, V, 2, 6)
-    n = 6 * V
-    Jpose = np.where(seen[..., None, None], Jpose, 0.0).reshape(F, n, 6)
-    r = np.where(seen[..., None], u - np.nan_to_num(proj), 0.0).reshape(F, n)
-    mask = np.repeat(seen.reshape(F, 3 * V), 2, axis=1).astype(float)  # (F, n)
-    n_obs = mask.sum(axis=1)
-    A = np.einsum("fki,fkj->fij", Jpose, Jpose)
-    scale = np.einsum("fii->f", A)
-    good = (n_obs >= 8) & (np.linalg.det(A / np.maximum(scale, 1e-300)[:, None, None]) > 1e-14)
-    if not good.any():
-        return None
-    Jpose, r, mask, n_obs = Jpose[good], r[good], mask[good], n_obs[good]
-    Ai = np.linalg.inv(A[good])
-    # residual maker: what moving the rigid pose cannot explain (zero rows where unseen)
-    P = mask[:, :, None] * np.eye(n) - np.einsum("fki,fij,flj->fkl", Jpose, Ai, Jpose)
-    e = np.einsum("fkl,fl->fk", P, r)
-    dof_f = n_obs - 6
-    nrm = np.sqrt(np.einsum("fk,fk->f", e, e) / dof_f)
-    wgt = np.where(nrm <= huber_px, 1.0, huber_px / np.maximum(nrm, 1e-300))
-    # an offset of view v moves all three of its points: rows (p, v, c) -> column 2 v + c
-    B = np.tile(np.eye(2 * V), (3, 1))  # (n, 2V)
-    H = np.einsum("f,ka,fkl,lb->ab", wgt, B, P, B)
-    g = np.einsum("f,ka,fk->a", wgt, B, e)
-    sse = float(np.einsum("f,fk,fk->", wgt, e, e))
-    # the pose fit's response to the offsets: d pose = -(J^T J)^-1 J^T B d offsets
-    sens = -np.einsum("fij,fkj,ka->fia", Ai, Jpose, B)[:, :3]
-    f = np.sqrt(np.abs(Ks[frames][..., 0, 0] * Ks[frames][..., 1, 1]))  # (F, V)
-    zz = np.where(seen, z, np.nan) / f[:, None, :]
-    m_per_px = np.array([np.nanmedian(zz[..., v]) if seen[..., v].any() else 0.0 for v in range(V)])
-    return DriftSystem(H=H, g=g, sse=sse, dof=int(dof_f.sum()), n_frames=int(good.sum()), sens=sens,
+    return DriftSystem(H=H, g=g, sse=float(st[0]), dof=int(st[1]), n_frames=int(st[2]), sens=sens[used],
                        m_per_px=m_per_px)
 
 
