@@ -12,6 +12,45 @@ from ..geometry._kernels import _project_jac
 
 
 @njit(cache=True, nogil=True)
+def _inv6(A, out):
+    """Inverse of a symmetric positive definite 6x6 ``A`` (Gauss-Jordan with partial
+    pivoting, plain loops: no LAPACK wrapper to compile) into ``out``; False when ``A``
+    is singular relative to its trace."""
+    n = 6
+    M = np.empty((n, 2 * n))
+    tr = 0.0
+    for i in range(n):
+        tr += A[i, i]
+        for j in range(n):
+            M[i, j] = A[i, j]
+            M[i, n + j] = 1.0 if i == j else 0.0
+    if not tr > 0.0:
+        return False
+    for c in range(n):
+        piv = c
+        for i in range(c + 1, n):
+            if abs(M[i, c]) > abs(M[piv, c]):
+                piv = i
+        if not abs(M[piv, c]) > 1e-12 * tr:
+            return False
+        if piv != c:
+            for j in range(2 * n):
+                M[c, j], M[piv, j] = M[piv, j], M[c, j]
+        d = 1.0 / M[c, c]
+        for j in range(2 * n):
+            M[c, j] *= d
+        for i in range(n):
+            if i != c and M[i, c] != 0.0:
+                f = M[i, c]
+                for j in range(2 * n):
+                    M[i, j] -= f * M[c, j]
+    for i in range(n):
+        for j in range(n):
+            out[i, j] = M[i, n + j]
+    return True
+
+
+@njit(cache=True, nogil=True)
 def drift_normals(uv, R, t, ok, model, Ks, W2Cs, huber_px, H, g, sens, used, m_per_px, stats):
     """Accumulate the offsets' normal equations over the frames.
 
@@ -31,7 +70,7 @@ def drift_normals(uv, R, t, ok, model, Ks, W2Cs, huber_px, H, g, sens, used, m_p
 
     Writes ``H (2V, 2V)``, ``g (2V,)`` (zeroed first), ``sens (T, 3, 2V)`` (metres per
     pixel: the frame's position response ``-(J^T J)^-1 J^T B`` to the offsets),
-    ``used (T,)``, ``m_per_px (V,)`` (median depth / focal of the points each view sees)
+    ``used (T,)``, ``m_per_px (V,)`` (mean depth / focal of the points each view sees)
     and ``stats = [sse, dof, n_frames]``.
     """
     T, V = uv.shape[0], uv.shape[1]
@@ -47,8 +86,16 @@ def drift_normals(uv, R, t, ok, model, Ks, W2Cs, huber_px, H, g, sens, used, m_p
     J = np.zeros((n, 6))
     r = np.zeros(n)
     seen = np.zeros(n, np.bool_)
+    e = np.zeros(n)
+    A = np.empty((6, 6))
+    Ai = np.empty((6, 6))
+    Jr = np.empty(6)
+    dp = np.empty(6)
+    BJ = np.empty((m, 6))
+    BM = np.empty(m)
+    S = np.empty((6, m))
     Jp = np.zeros((2, 3))
-    depth = np.empty((V, 3 * T))
+    depth = np.zeros(V)  # sums of depth / focal
     nd = np.zeros(V, np.int64)
     for f in range(T):
         if not ok[f]:
@@ -58,8 +105,11 @@ def drift_normals(uv, R, t, ok, model, Ks, W2Cs, huber_px, H, g, sens, used, m_p
         seen[:] = False
         n_obs = 0
         for p in range(3):
-            rm = R[f] @ model[p]
-            X = rm + t[f]
+            rm = np.empty(3)
+            X = np.empty(3)
+            for i in range(3):
+                rm[i] = R[f, i, 0] * model[p, 0] + R[f, i, 1] * model[p, 1] + R[f, i, 2] * model[p, 2]
+                X[i] = rm[i] + t[f, i]
             for v in range(V):
                 if not (math.isfinite(uv[f, v, p, 0]) and math.isfinite(uv[f, v, p, 1])):
                     continue
@@ -78,26 +128,41 @@ def drift_normals(uv, R, t, ok, model, Ks, W2Cs, huber_px, H, g, sens, used, m_p
                     J[row + c, 5] = -(Jp[c, 0] * -rm[1] + Jp[c, 1] * rm[0])
                 n_obs += 2
                 fk = math.sqrt(abs(Ks[f, v, 0, 0] * Ks[f, v, 1, 1]))
-                depth[v, nd[v]] = z / fk
+                depth[v] += z / fk
                 nd[v] += 1
         if n_obs < 8:
             continue
-        A = J.T @ J
-        tr = 0.0
         for i in range(6):
-            tr += A[i, i]
-        if not np.linalg.det(A / tr) > 1e-14:
+            for j in range(6):
+                acc = 0.0
+                for k in range(n):
+                    acc += J[k, i] * J[k, j]
+                A[i, j] = acc
+        if not _inv6(A, Ai):
             continue
-        Ai = np.linalg.inv(A)
-        e = r - J @ (Ai @ (J.T @ r))  # 0 where unseen (r and J rows are)
+        # e = r - J Ai J^T r: what the pose cannot explain (0 where unseen)
+        for i in range(6):
+            acc = 0.0
+            for k in range(n):
+                acc += J[k, i] * r[k]
+            Jr[i] = acc
+        for i in range(6):
+            acc = 0.0
+            for j in range(6):
+                acc += Ai[i, j] * Jr[j]
+            dp[i] = acc
         ee = 0.0
         for k in range(n):
-            ee += e[k] * e[k]
+            acc = r[k]
+            for i in range(6):
+                acc -= J[k, i] * dp[i]
+            e[k] = acc
+            ee += acc * acc
         dof_f = n_obs - 6
         nrm = math.sqrt(ee / dof_f)
         w = 1.0 if nrm <= huber_px else huber_px / nrm
-        BJ = np.zeros((m, 6))
-        BM = np.zeros(m)
+        BJ[:, :] = 0.0
+        BM[:] = 0.0
         for p in range(3):
             for a in range(m):
                 k = p * m + a
@@ -106,12 +171,19 @@ def drift_normals(uv, R, t, ok, model, Ks, W2Cs, huber_px, H, g, sens, used, m_p
                     g[a] += w * e[k]
                     for j in range(6):
                         BJ[a, j] += J[k, j]
-        S = Ai @ BJ.T  # (6, 2V)
-        Q = BJ @ S
+        for i in range(6):  # S = Ai BJ^T (6, 2V)
+            for a in range(m):
+                acc = 0.0
+                for j in range(6):
+                    acc += Ai[i, j] * BJ[a, j]
+                S[i, a] = acc
         for a in range(m):
             H[a, a] += w * BM[a]
             for b in range(m):
-                H[a, b] -= w * Q[a, b]
+                acc = 0.0
+                for j in range(6):
+                    acc += BJ[a, j] * S[j, b]
+                H[a, b] -= w * acc
         for i in range(3):
             for a in range(m):
                 sens[f, i, a] = -S[i, a]
@@ -120,7 +192,7 @@ def drift_normals(uv, R, t, ok, model, Ks, W2Cs, huber_px, H, g, sens, used, m_p
         dof += dof_f
         nf += 1
     for v in range(V):
-        m_per_px[v] = np.median(depth[v, :nd[v]]) if nd[v] > 0 else 0.0
+        m_per_px[v] = depth[v] / nd[v] if nd[v] > 0 else 0.0
     stats[0] = sse
     stats[1] = dof
     stats[2] = nf

@@ -20,6 +20,14 @@ explanations, and the offsets' own standard errors carried through the pose fit,
 the frames' positions are uncertain by; the decoder adds them to every frame's std and
 marks the frames ``ambiguous`` when the explanations are more than 1 mm apart.
 
+The standard errors are counted as if the clip were one frame: what a generator or a
+codec does wrong repeats from frame to frame (a blob-shape bias, a colour leak), so the
+number of frames does not average it away; a motion-blurred clip's blob biases, read as
+independent, made a 0.8 px "drift" look certain. Offsets within their own uncertainty
+(a Wald test) are not removed, and the position change they would make is added to the
+frames' std instead: the images then cannot tell a small drift from a bias, and the
+decode must not claim more.
+
 Huber weights keep a ghost blob or a wrong detection from pulling the estimate; the
 offsets of the chosen hypothesis are refined by decoding again with them removed.
 
@@ -65,7 +73,7 @@ class DriftSystem:
         n_frames: frames that entered (8+ coordinates seen).
         sens: ``(F, 3, 2V)`` metres per pixel: how each such frame's position moves when
             the offsets removed change (linearised pose fit).
-        m_per_px: ``(V,)`` metres per pixel at the points' median depth in each view (how
+        m_per_px: ``(V,)`` metres per pixel at the points' mean depth in each view (how
             far a one-view pose moves with its view).
     """
 
@@ -234,8 +242,11 @@ def estimate_view_offsets(uv: np.ndarray, R: np.ndarray, t: np.ndarray, ok: np.n
         return None
     total = first.offsets.copy()
     if np.hypot(total[:, 0], total[:, 1]).max() < MIN_OFFSET_PX:
-        # a drift too small to remove: the decode stays as it was, its uncertainty counts
-        return None if first.position_std < 1e-4 and not first.ambiguous else first
+        # a drift too small to remove: the decode stays as it was, what it would move counts
+        std = float(np.hypot(first.position_std, sys_.shift(total.reshape(-1))))
+        if std < 1e-4 and not first.ambiguous:
+            return None
+        return ViewDrift(offsets=np.zeros((V, 2)), drifted=first.drifted, position_std=std, ambiguous=first.ambiguous)
     uv, R, t, ok = redecode(total)
     idx = _index(first.drifted)
     for _ in range(iters - 1):
