@@ -83,7 +83,8 @@ class DecodeResult:
     The stds come from the pose fit's covariance (the detections' fitted weights), inflated
     by ``max(1, chi^2 / dof)`` of the frame's own residual and of the clip's median over its
     multi-view frames (how much noisier the detections are than their weights say), and,
-    for ``ambiguous`` frames, by the distance to the farthest other pose that fits. So
+    for ``ambiguous`` frames, by the distance to the farthest other pose that fits; a
+    view's drift adds its own uncertainty (``view_offsets``). So
     ``confidence >= 0.5`` means a predicted std within 0.5 mm / 0.5 deg: the promise that
     such a frame is within 2 mm and 2 deg keeps a 4-sigma margin for errors the residuals
     cannot show (a video codec's lag moves the blobs consistently in every view).
