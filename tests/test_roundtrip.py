@@ -384,3 +384,66 @@ def test_blob_fit_byte_tables_match_the_float_path(u, v, s, amp, floor, noise, s
     assert a[4] == b[4]  # pixels used
     if a[4] >= 4:
         np.testing.assert_allclose(a[:4], b[:4], rtol=1e-9, atol=1e-9)
+
+
+def test_fit_of_a_blob_cut_to_its_tail_reports_its_uncertainty():
+    """A blob whose centre is 1.5 sigma outside the image shows a one-sided tail: its
+    centre trades against its height, so the fit's variance inflation is large (the
+    decoder's two-step fit: coarse from inside, then from the coarse centre); a whole
+    blob's is about 1."""
+    from actimg.codec import _decode_kernels as K
+
+    s = 6.4
+    yy, xx = np.mgrid[0:128, 0:128]
+    scale = 1.0 / 255
+    lo = 2.5 / 255 + 1e-6
+    hi = 1.0 - 0.5 / 255
+    tabs = np.empty((3, 256))
+    K.fit_tables(*K.byte_band(lo, hi, scale), tabs)
+    vifs = []
+    for u in (60.3, 127 + 1.5 * s):
+        img = np.zeros((128, 128, 3), np.uint8)
+        img[..., 0] = np.round(255 * np.exp(-((xx - u) ** 2 + (yy - 64.2) ** 2) / (2 * s * s)))
+        coarse = K.fit_gaussian(img, 0, scale, s, min(u, 125.0), 64.0, 1.8 * s, lo, hi, 2, tabs, False)
+        fine = K.fit_gaussian(img, 0, scale, s, coarse[0], coarse[1], 1.8 * s, lo, hi, 1, tabs, True)
+        assert abs(fine[0] - u) < 0.5
+        vifs.append(fine[5])
+    assert vifs[0] < 1.5
+    assert vifs[1] > 100.0
+
+
+def test_blob_cut_to_its_tail_does_not_pull_the_decode():
+    """Clean uint8 images where one view sees only the tail of P's blob (its centre 0.5-2
+    sigma outside the image) and the other two views see everything: that detection's
+    weight follows its uncertainty, so the frame decodes as exactly as the others."""
+    rng = np.random.default_rng(3)
+    wide, _ = actimg.default_scene(n_views=3, n_frames=1, height=128, width=128)
+    K = wide.intrinsics.copy()
+    K[1, :2, :2] *= 4.0  # view 1 zoomed in: the tool leaves its image
+    rig = actimg.CameraRig(K, wide.extrinsics, 128, 128)
+    s = ActionImageSpec().sigma_px(128, 128)
+    lim = np.array([rig.width - 1, rig.height - 1])
+    found: list[np.ndarray] = []
+    for _ in range(20):
+        a = np.empty((4096, 7))
+        a[:, :3] = WORKSPACE_CENTER + rng.uniform(-0.15, 0.15, (4096, 3))
+        a[:, 3:6] = actimg.matrix_to_euler(actimg.quat_to_matrix(rng.normal(size=(4096, 4)), "xyzw"))
+        a[:, 6] = 1.0
+        pix, depth = actimg.project_actions(a, rig)  # (V, N, 3, 2), (V, N, 3)
+        out = np.maximum(-pix, pix - lim).max(axis=-1)  # px outside the image (negative: inside)
+        inside = (out < -s) & (depth > 0.1)
+        ok = inside[0].all(-1) & inside[2].all(-1) & inside[1, :, 1:].all(-1) & (0.5 * s < out[1, :, 0]) & (
+            out[1, :, 0] < 2 * s)
+        found.extend(a[ok])
+        if len(found) >= 6:
+            break
+    assert len(found) >= 6, "no such poses for this rig"
+    actions = np.array(found[:6])
+    result = actimg.decode(actimg.encode(actions, rig), rig)
+    assert_decodes(result, actions)
+    # the tail's detection is no more certain than it is right: within 5 of its own sigmas
+    true_px = actimg.project_actions(actions, rig)[0][1, :, 0]  # (T, 2)
+    err2 = ((result.detections[1, :, 0] - true_px) ** 2).sum(axis=-1)
+    seen = np.isfinite(err2)
+    assert seen.any()
+    assert (err2[seen] * result.detection_weight[1, seen, 0] < 25.0).all(), (err2, result.detection_weight[1, :, 0])

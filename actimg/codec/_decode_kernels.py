@@ -282,8 +282,11 @@ def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, tabs, residual
     the centre. Weights ``x^2`` match the variance of ``ln x`` under constant pixel noise.
     For uint8 images (``scale < 1``) ``tabs`` holds the per-byte terms of that band
     (:func:`fit_tables`; ``lo``, ``hi`` are then unused); for float images it is unused.
-    Returns ``(u, v, amplitude, rms, n_used)`` (``rms`` of the intensity residual, to
-    first order, NaN unless ``residual``); ``n_used < 4`` means no fit.
+    Returns ``(u, v, amplitude, rms, n_used, vif)`` (``rms`` of the intensity residual,
+    to first order, NaN unless ``residual``; ``vif`` >= 1 the variance inflation of the
+    worse centre coordinate from its correlation with the amplitude and the other
+    coordinate: about 1 for a whole blob, large for one the border cuts to a one-sided
+    tail, whose centre trades against its height); ``n_used < 4`` means no fit.
     """
     H, W, _ = img.shape
     k2 = 1.0 / (2.0 * s * s)
@@ -345,11 +348,11 @@ def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, tabs, residual
         Szz += e0 + 2.0 * (b2 + D * b0) * k2 + (a4 + 2.0 * D * a2 + D * D * a0) * k2 * k2
         n += m
     if n < 4:
-        return u0, v0, 0.0, np.inf, n
+        return u0, v0, 0.0, np.inf, n, np.inf
     # solve the symmetric 3x3 system by Cramer's rule
     det = (S00 * (S11 * S22 - S12 * S12) - S01 * (S01 * S22 - S12 * S02) + S02 * (S01 * S12 - S11 * S02))
     if not (abs(det) > 1e-300):
-        return u0, v0, 0.0, np.inf, 0
+        return u0, v0, 0.0, np.inf, 0, np.inf
     a = (B0 * (S11 * S22 - S12 * S12) - S01 * (B1 * S22 - S12 * B2) + S02 * (B1 * S12 - S11 * B2)) / det
     p1 = (S00 * (B1 * S22 - S12 * B2) - B0 * (S01 * S22 - S12 * S02) + S02 * (S01 * B2 - B1 * S02)) / det
     p2 = (S00 * (S11 * B2 - B1 * S12) - S01 * (S01 * B2 - B1 * S02) + B0 * (S01 * S12 - S11 * S02)) / det
@@ -359,13 +362,15 @@ def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, tabs, residual
     u = u0 + du
     v = v0 + dv
     if not (np.isfinite(u) and np.isfinite(v) and np.isfinite(amp)):
-        return u0, v0, 0.0, np.inf, 0
+        return u0, v0, 0.0, np.inf, 0, np.inf
+    # diagonal of the inverse normal matrix against 1 / the diagonal
+    vif = max((S00 * S22 - S02 * S02) / det * S11, (S00 * S11 - S01 * S01) / det * S22, 1.0)
     if not residual:
-        return u, v, amp, np.nan, n
+        return u, v, amp, np.nan, n, vif
     # residual from the normal equations (sum w z^2 - p.B at the solution): the weighted
     # log residual x^2 (ln x - ln m)^2 is (x - m)^2 to first order, the intensity residual
     sse = Szz - (a * B0 + p1 * B1 + p2 * B2)
-    return u, v, amp, math.sqrt(max(sse, 0.0) / n), n
+    return u, v, amp, math.sqrt(max(sse, 0.0) / n), n, vif
 
 
 @njit(cache=True, nogil=True)
@@ -682,18 +687,20 @@ def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_u
                 # block map's peak, then the fit from there: the window is then centred
                 # on the blob, which matters for blobs that are not exact Gaussians
                 # (blur, resampling, a tone curve)
-                u, v, amp, rms, used = fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, 2 * fit_step,
-                                                    tabs[ch], np.bool_(False))
+                u, v, amp, rms, used, vif = fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, 2 * fit_step,
+                                                         tabs[ch], np.bool_(False))
                 if used >= 4 and amp > 0.05 and abs(u - u0) <= radius and abs(v - v0) <= radius:
                     u0 = u
                     v0 = v
-                u, v, amp, rms, used = fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, fit_step, tabs[ch],
-                                                    np.bool_(True))
+                u, v, amp, rms, used, vif = fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, fit_step,
+                                                         tabs[ch], np.bool_(True))
                 if used < 4 or not (amp > 0.05) or not (np.isfinite(u) and np.isfinite(v)):
                     continue
                 if abs(u - u0) > radius or abs(v - v0) > radius:
                     continue
-                sig = s * max(rms, q) / (amp * math.sqrt(used * fit_step * fit_step))
+                # a blob cut to a one-sided tail by the border: its centre is as uncertain
+                # as the fit's covariance says, not as a whole blob's would be
+                sig = s * max(rms, q) / (amp * math.sqrt(used * fit_step * fit_step)) * math.sqrt(vif)
                 cand_uv[n, ch, k, 0] = u
                 cand_uv[n, ch, k, 1] = v
                 cand_w[n, ch, k] = 1.0 / (sig * sig)
