@@ -363,8 +363,12 @@ def fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, step, tabs, residual
     v = v0 + dv
     if not (np.isfinite(u) and np.isfinite(v) and np.isfinite(amp)):
         return u0, v0, 0.0, np.inf, 0, np.inf
-    # diagonal of the inverse normal matrix against 1 / the diagonal
-    vif = max((S00 * S22 - S02 * S02) / det * S11, (S00 * S11 - S01 * S01) / det * S22, 1.0)
+    # the centre's variance (the inverse normal matrix's diagonal: the same whatever the
+    # origin) against that of a blob whose pixels lie around it (the second moments
+    # about the fitted centre, not about the start u0)
+    m_uu = S11 - 2.0 * du * S01 + du * du * S00
+    m_vv = S22 - 2.0 * dv * S02 + dv * dv * S00
+    vif = max((S00 * S22 - S02 * S02) / det * m_uu, (S00 * S11 - S01 * S01) / det * m_vv, 1.0)
     if not residual:
         return u, v, amp, np.nan, n, vif
     # residual from the normal equations (sum w z^2 - p.B at the solution): the weighted
@@ -690,8 +694,10 @@ def detect_many(images, scale, s, bh, bw, rstep, acc_dtype, fit_step, hi, cand_u
                 u, v, amp, rms, used, vif = fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, 2 * fit_step,
                                                          tabs[ch], np.bool_(False))
                 if used >= 4 and amp > 0.05 and abs(u - u0) <= radius and abs(v - v0) <= radius:
-                    u0 = u
-                    v0 = v
+                    # (a centre outside the image keeps the window at the border: centred
+                    # outside, it would hold only a corner of the tail)
+                    u0 = min(max(u, 0.0), W - 1.0)
+                    v0 = min(max(v, 0.0), H - 1.0)
                 u, v, amp, rms, used, vif = fit_gaussian(img, ch, scale, s, u0, v0, radius, lo, hi, fit_step,
                                                          tabs[ch], np.bool_(True))
                 if used < 4 or not (amp > 0.05) or not (np.isfinite(u) and np.isfinite(v)):
