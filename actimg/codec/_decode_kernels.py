@@ -1136,20 +1136,34 @@ def _rodrigues(w, R):
 
 
 @njit(cache=True, nogil=True)
-def _chol_solve(A, b, x):
+def _chol_factor(A, L, rtol):
+    """Cholesky factor ``L`` (lower, into ``L``) of a symmetric positive definite ``A``;
+    False when a pivot is not above ``rtol`` times ``A``'s trace (``rtol = 0``: not
+    positive)."""
     n = A.shape[0]
-    L = np.zeros((n, n))
+    floor = 0.0
+    if rtol > 0.0:
+        for i in range(n):
+            floor += A[i, i]
+        floor *= rtol
     for i in range(n):
         for j in range(i + 1):
             s_ = A[i, j]
             for k in range(j):
                 s_ -= L[i, k] * L[j, k]
             if i == j:
-                if not (s_ > 0.0):
+                if not (s_ > floor):
                     return False
                 L[i, i] = math.sqrt(s_)
             else:
                 L[i, j] = s_ / L[j, j]
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _chol_subst(L, b, x):
+    """Solve ``L L^T x = b`` for ``x`` by forward and back substitution."""
+    n = L.shape[0]
     y = np.empty(n)
     for i in range(n):
         s_ = b[i]
@@ -1161,6 +1175,15 @@ def _chol_solve(A, b, x):
         for k in range(i + 1, n):
             s_ -= L[k, i] * x[k]
         x[i] = s_ / L[i, i]
+
+
+@njit(cache=True, nogil=True)
+def _chol_solve(A, b, x):
+    n = A.shape[0]
+    L = np.zeros((n, n))
+    if not _chol_factor(A, L, 0.0):
+        return False
+    _chol_subst(L, b, x)
     return True
 
 

@@ -9,45 +9,7 @@ import numpy as np
 from numba import njit
 
 from ..geometry._kernels import _project_jac
-
-
-@njit(cache=True, nogil=True)
-def _inv6(A, out):
-    """Inverse of a symmetric positive definite 6x6 ``A`` (Gauss-Jordan with partial
-    pivoting, plain loops: no LAPACK wrapper to compile) into ``out``; False when ``A``
-    is singular relative to its trace."""
-    n = 6
-    M = np.empty((n, 2 * n))
-    tr = 0.0
-    for i in range(n):
-        tr += A[i, i]
-        for j in range(n):
-            M[i, j] = A[i, j]
-            M[i, n + j] = 1.0 if i == j else 0.0
-    if not tr > 0.0:
-        return False
-    for c in range(n):
-        piv = c
-        for i in range(c + 1, n):
-            if abs(M[i, c]) > abs(M[piv, c]):
-                piv = i
-        if not abs(M[piv, c]) > 1e-12 * tr:
-            return False
-        if piv != c:
-            for j in range(2 * n):
-                M[c, j], M[piv, j] = M[piv, j], M[c, j]
-        d = 1.0 / M[c, c]
-        for j in range(2 * n):
-            M[c, j] *= d
-        for i in range(n):
-            if i != c and M[i, c] != 0.0:
-                f = M[i, c]
-                for j in range(2 * n):
-                    M[i, j] -= f * M[c, j]
-    for i in range(n):
-        for j in range(n):
-            out[i, j] = M[i, n + j]
-    return True
+from ._decode_kernels import _chol_factor, _chol_subst
 
 
 @njit(cache=True, nogil=True)
@@ -88,13 +50,16 @@ def drift_normals(uv, R, t, ok, model, Ks, W2Cs, huber_px, H, g, sens, used, m_p
     seen = np.zeros(n, np.bool_)
     e = np.zeros(n)
     A = np.empty((6, 6))
-    Ai = np.empty((6, 6))
+    L = np.zeros((6, 6))
     Jr = np.empty(6)
     dp = np.empty(6)
     BJ = np.empty((m, 6))
     BM = np.empty(m)
     S = np.empty((6, m))
     Jp = np.zeros((2, 3))
+    rm = np.empty(3)
+    X = np.empty(3)
+    col = np.empty(6)
     depth = np.zeros(V)  # sums of depth / focal
     nd = np.zeros(V, np.int64)
     for f in range(T):
@@ -105,8 +70,6 @@ def drift_normals(uv, R, t, ok, model, Ks, W2Cs, huber_px, H, g, sens, used, m_p
         seen[:] = False
         n_obs = 0
         for p in range(3):
-            rm = np.empty(3)
-            X = np.empty(3)
             for i in range(3):
                 rm[i] = R[f, i, 0] * model[p, 0] + R[f, i, 1] * model[p, 1] + R[f, i, 2] * model[p, 2]
                 X[i] = rm[i] + t[f, i]
@@ -138,19 +101,15 @@ def drift_normals(uv, R, t, ok, model, Ks, W2Cs, huber_px, H, g, sens, used, m_p
                 for k in range(n):
                     acc += J[k, i] * J[k, j]
                 A[i, j] = acc
-        if not _inv6(A, Ai):
+        if not _chol_factor(A, L, 1e-12):  # the pose is not determined
             continue
-        # e = r - J Ai J^T r: what the pose cannot explain (0 where unseen)
+        # e = r - J A^-1 J^T r: what the pose cannot explain (0 where unseen)
         for i in range(6):
             acc = 0.0
             for k in range(n):
                 acc += J[k, i] * r[k]
             Jr[i] = acc
-        for i in range(6):
-            acc = 0.0
-            for j in range(6):
-                acc += Ai[i, j] * Jr[j]
-            dp[i] = acc
+        _chol_subst(L, Jr, dp)
         ee = 0.0
         for k in range(n):
             acc = r[k]
@@ -171,12 +130,10 @@ def drift_normals(uv, R, t, ok, model, Ks, W2Cs, huber_px, H, g, sens, used, m_p
                     g[a] += w * e[k]
                     for j in range(6):
                         BJ[a, j] += J[k, j]
-        for i in range(6):  # S = Ai BJ^T (6, 2V)
-            for a in range(m):
-                acc = 0.0
-                for j in range(6):
-                    acc += Ai[i, j] * BJ[a, j]
-                S[i, a] = acc
+        for a in range(m):  # S = A^-1 BJ^T (6, 2V)
+            _chol_subst(L, BJ[a], col)
+            for i in range(6):
+                S[i, a] = col[i]
         for a in range(m):
             H[a, a] += w * BM[a]
             for b in range(m):
