@@ -19,14 +19,16 @@ camera centre and the median position error over those frames alone.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 
 import numpy as np
 
-import actimg
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _results beside it
+
+import actimg  # noqa: E402
+from _results import write_results  # noqa: E402
 
 CENTER = np.array([0.5, 0.0, 0.15])
 
@@ -188,11 +190,7 @@ def main(argv: list[str] | None = None) -> int:
           "depth range: view 0 at 0.75 m from the workspace centre (the others 0.6-1.4 m), every frame's P and N "
           "0.5-1.0 m from view 0's camera.\n\n" + table(matched))
     print(md)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "accuracy.md"), "w") as f:
-        f.write(md)
-    with open(os.path.join(args.out, "accuracy.json"), "w") as f:
-        json.dump({"scenes": rows, "matched_to_inference_range": matched}, f, indent=1)
+    write_results(args.out, "accuracy", md, {"scenes": rows, "matched_to_inference_range": matched})
     return 0
 
 

@@ -23,7 +23,6 @@ Invalid frames count as failures (infinite error).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -37,6 +36,7 @@ from actimg import ActionImageSpec  # noqa: E402
 from actimg.codec.bf16 import project_bf16, to_bf16  # noqa: E402
 from actimg.geometry.camera import _frame_cameras  # noqa: E402
 from accuracy import random_actions, random_rig  # noqa: E402
+from _results import write_results  # noqa: E402
 
 FLOAT = ActionImageSpec.paper()
 BF16 = ActionImageSpec.paper(precision="bfloat16")
@@ -146,11 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, offsets = run(args)
     md = markdown(rows, offsets, args, time.perf_counter() - t0)
     print(md)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "bf16.md"), "w") as f:
-        f.write(md)
-    with open(os.path.join(args.out, "bf16.json"), "w") as f:
-        json.dump({"offsets": offsets, "decode": rows}, f, indent=1)
+    write_results(args.out, "bf16", md, {"offsets": offsets, "decode": rows})
     return 0
 
 

@@ -45,7 +45,6 @@ Nothing here asserts on a time.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -64,6 +63,7 @@ from actimg.datasets import convert  # noqa: E402
 from actimg.datasets.avio import read_frames, write_frames  # noqa: E402
 from actimg.datasets.frames import crop_resize_frames, crop_resize_rig  # noqa: E402
 from actimg.datasets.synthetic import make_folder_dataset  # noqa: E402
+from benchmarks._results import write_results  # noqa: E402
 
 DROID = {"episodes": 80_000, "views": 2, "frames": 250}
 
@@ -271,9 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        Path(args.out, "convert.md").write_text("\n".join(lines) + "\n")
-        Path(args.out, "convert.json").write_text(json.dumps(res, indent=1, default=str) + "\n")
+        write_results(args.out, "convert", "\n".join(lines) + "\n", res, default=str)
     return 0
 
 

@@ -30,7 +30,6 @@ sample. Writes ``fidelity.md`` (tables), ``fidelity.json`` and figures to ``--ou
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -45,7 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import actimg  # noqa: E402
 from actimg import calibration as cal  # noqa: E402
 from actimg import corrupt  # noqa: E402
-from _results import output_dir  # noqa: E402
+from _results import output_dir, write_results  # noqa: E402
 from accuracy import PUBLISHED, random_actions, random_rig  # noqa: E402
 
 
@@ -505,13 +504,9 @@ def main(argv: list[str] | None = None) -> int:
         print("quick run: nothing written (pass --out DIR to keep the tables and figures)", file=sys.stderr)
         return 0
     args.out = str(out)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "fidelity.md"), "w") as f:
-        f.write(md)
     clean_rows = [{k: v for k, v in r.items() if not k.startswith("_")} for r in corr]
-    with open(os.path.join(args.out, "fidelity.json"), "w") as f:
-        json.dump({"corruptions": clean_rows, "calibration": calib, "confidence": conf,
-                   "matched_to_inference_range": matched}, f, indent=1)
+    write_results(args.out, "fidelity", md, {"corruptions": clean_rows, "calibration": calib, "confidence": conf,
+                                             "matched_to_inference_range": matched})
     paths = figures(corr, calib, args.out)
     print(md)
     print(f"wrote {args.out}/fidelity.md, fidelity.json, {', '.join(os.path.basename(x) for x in paths)} "

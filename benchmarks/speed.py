@@ -70,7 +70,7 @@ from numba import njit  # noqa: E402
 import actimg  # noqa: E402
 from actimg.codec._encode_kernels import _store_block, _store_fence  # noqa: E402
 from actimg.codec._llvm import _address  # noqa: E402
-from benchmarks._results import output_dir  # noqa: E402
+from benchmarks._results import output_dir, write_results  # noqa: E402
 from benchmarks.accuracy import PUBLISHED  # noqa: E402
 from benchmarks._scenes import Scene, add_noise, make_scene  # noqa: E402
 
@@ -643,10 +643,7 @@ def main(argv: list[str] | None = None) -> int:
     if out is None:
         print("quick run: nothing written (pass --out DIR to keep the tables)", file=sys.stderr)
         return 0
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "speed.md").write_text(md)
-    with open(out / "speed.json", "w") as f:
-        json.dump({"meta": meta, "configs": results, "compile": comp, "rows": rows}, f, indent=1)
+    write_results(out, "speed", md, {"meta": meta, "configs": results, "compile": comp, "rows": rows})
     print(f"wrote {out / 'speed.md'} and {out / 'speed.json'}", file=sys.stderr)
     return 0
 

@@ -31,7 +31,6 @@ Per frame: position error (mm), rotation error (deg, full rotation), ``valid``,
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -46,7 +45,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 import actimg  # noqa: E402
 from actimg import corrupt  # noqa: E402
 from accuracy import CENTER, random_rig  # noqa: E402
-from _results import output_dir  # noqa: E402
+from _results import output_dir, write_results  # noqa: E402
 from fidelity import corruptions  # noqa: E402
 
 POS_MM, ROT_DEG, CONF = 2.0, 2.0, 0.5
@@ -289,12 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         print("quick run: nothing written (pass --out DIR to keep the tables)", file=sys.stderr)
         return 0
     args.out = str(out)
-    os.makedirs(args.out, exist_ok=True)
-    name = "trust_quick" if args.quick else "trust"
-    with open(os.path.join(args.out, name + ".md"), "w") as f:
-        f.write(md)
-    with open(os.path.join(args.out, name + ".json"), "w") as f:
-        json.dump({"args": {k: v for k, v in vars(args).items()}, **res}, f, indent=1)
+    write_results(args.out, "trust_quick" if args.quick else "trust", md,
+                  {"args": {k: v for k, v in vars(args).items()}, **res})
     print(md)
     return 0
 

@@ -32,8 +32,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 
 import actimg  # noqa: E402
 from actimg import corrupt  # noqa: E402
-from _results import output_dir  # noqa: E402
-from trust import CONF, POS_MM, ROT_DEG, cases, frame_table  # noqa: E402
+from _results import output_dir, write_results  # noqa: E402
+from trust import CONF, POS_MM, ROT_DEG, _rotvec_matrix, cases, frame_table  # noqa: E402
 
 
 def _per_frame_shift(images: np.ndarray, view: int, shifts: np.ndarray) -> np.ndarray:
@@ -47,10 +47,7 @@ def _per_frame_shift(images: np.ndarray, view: int, shifts: np.ndarray) -> np.nd
 def _rotated(rig: actimg.CameraRig, view: int, deg: float, rng: np.random.Generator) -> actimg.CameraRig:
     """``rig`` with camera ``view`` turned by ``deg`` about a random axis through its centre."""
     axis = rng.normal(size=3)
-    axis /= np.linalg.norm(axis)
-    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    th = np.radians(deg)
-    Rd = np.eye(3) + np.sin(th) * k + (1 - np.cos(th)) * k @ k
+    Rd = _rotvec_matrix(np.radians(deg) * axis / np.linalg.norm(axis))
     c2w = rig.extrinsics.copy()  # cam2world: rotate the camera's axes, keep its centre
     c2w[view, :3, :3] = Rd @ c2w[view, :3, :3]
     return actimg.CameraRig(rig.intrinsics, c2w, rig.height, rig.width)
@@ -122,9 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "".join(md)
     print(text)
     if out is not None:
-        os.makedirs(out, exist_ok=True)
-        with open(os.path.join(out, "trust_faults.md"), "w") as f:
-            f.write(text)
+        write_results(out, "trust_faults", text)
     return 0
 
 
